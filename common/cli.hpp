@@ -1,0 +1,126 @@
+// common/cli.hpp — the command line every program shares, and its errors.
+//
+// The contract: --help prints the usage and exits 0; a bad command line prints
+// one "error: ..." line and a hint on stderr and exits 2, before anything is
+// bound or connected; any other failure prints "error: WHAT: REASON", exits 1.
+#pragma once
+
+#include "common/net.hpp"
+
+#include <fmt/core.h>
+
+#include <charconv>
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cli {
+
+// "error: WHAT: the system's reason" on stderr, then exit 1.
+template <typename... Args>
+[[noreturn]] void fail(fmt::format_string<Args...> what, Args&&... args) {
+  const std::string reason = net::error_text();  // first, before anything can change it
+  fmt::print(stderr, "error: {}: {}\n", fmt::format(what, std::forward<Args>(args)...), reason);
+  std::exit(1);
+}
+
+// The same, for a reason that is not the system's last error (getaddrinfo's own).
+[[noreturn]] inline void fail_because(const std::string& reason, const std::string& what) {
+  fmt::print(stderr, "error: {}: {}\n", what, reason);
+  std::exit(1);
+}
+
+// Read options by name, in any order: `--port 80` or `--port=80`.
+// Call done() (or rest(), for programs that take names) after the last one.
+class Options {
+ public:
+  Options(int argc, char** argv, std::string usage) : usage_(std::move(usage)) {
+    program_ = argc > 0 ? std::string_view(argv[0]) : "program";
+    program_ = program_.substr(program_.find_last_of("/\\") + 1);
+    for (int i = 1; i < argc; ++i) args_.emplace_back(argv[i]);
+    for (const std::string& arg : args_) {
+      if (arg == "--help" || arg == "-h") {
+        fmt::print("{}", usage_);
+        std::exit(0);
+      }
+    }
+  }
+
+  std::string text(std::string_view name, std::string fallback) {
+    return take(name).value_or(std::move(fallback));
+  }
+
+  std::uint16_t port(std::uint16_t fallback) {
+    const std::optional<std::string> value = take("--port");
+    if (!value) return fallback;
+    unsigned number = 0;
+    const auto [end, error] = std::from_chars(value->data(), value->data() + value->size(), number);
+    if (error != std::errc{} || end != value->data() + value->size() || number > 65535)
+      bad(fmt::format("--port wants a number from 0 to 65535, not '{}'", *value));
+    return static_cast<std::uint16_t>(number);
+  }
+
+  double seconds(std::string_view name, double fallback) {
+    const std::optional<std::string> value = take(name);
+    if (!value) return fallback;
+    char* end = nullptr;
+    const double number = std::strtod(value->c_str(), &end);
+    if (value->empty() || *end != '\0' || !(number > 0 && number < 1e6))
+      bad(fmt::format("{} wants a positive number of seconds, not '{}'", name, *value));
+    return number;
+  }
+
+  bool flag(std::string_view name) {
+    for (auto it = args_.begin(); it != args_.end(); ++it) {
+      if (*it == name) {
+        args_.erase(it);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // What is left once every option is taken: the program's names or addresses.
+  std::vector<std::string> rest() {
+    for (const std::string& arg : args_)
+      if (arg.size() > 1 && arg[0] == '-') bad(fmt::format("unknown option '{}'", arg));
+    return std::exchange(args_, {});
+  }
+
+  void done() {
+    for (const std::string& arg : rest()) bad(fmt::format("unexpected argument '{}'", arg));
+  }
+
+  [[noreturn]] void bad(const std::string& message) const {
+    fmt::print(stderr, "error: {}\nTry '{} --help' for more information.\n", message, program_);
+    std::exit(2);
+  }
+
+ private:
+  std::optional<std::string> take(std::string_view name) {
+    for (auto it = args_.begin(); it != args_.end(); ++it) {
+      if (it->starts_with(name) && it->size() > name.size() && (*it)[name.size()] == '=') {
+        std::string value = it->substr(name.size() + 1);
+        args_.erase(it);
+        return value;
+      }
+      if (*it == name) {
+        if (it + 1 == args_.end()) bad(fmt::format("{} needs a value", name));
+        std::string value = *(it + 1);
+        args_.erase(it, it + 2);
+        return value;
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::string_view program_;
+  std::string usage_;
+  std::vector<std::string> args_;
+};
+
+}  // namespace cli

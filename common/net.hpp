@@ -1,0 +1,224 @@
+// common/net.hpp — the one file that knows which system it runs on.
+//
+// Lessons make the real socket calls themselves (socket, bind, listen, accept,
+// recv, send, shutdown, poll, getaddrinfo). This header only hides what differs
+// between POSIX (Linux, macOS) and Winsock (Windows), and speaks POSIX names.
+#pragma once
+
+#ifdef _WIN32
+#ifndef NOMINMAX
+#define NOMINMAX  // keep <windows.h> from defining min and max as macros
+#endif
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <fcntl.h>
+#include <io.h>
+#include <windows.h>
+#else
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#endif
+
+#include <fmt/core.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <utility>
+
+#ifdef _WIN32
+// Winsock spells shutdown's "how" SD_*, and names poll WSAPoll.
+inline constexpr int SHUT_RD = SD_RECEIVE;
+inline constexpr int SHUT_WR = SD_SEND;
+inline constexpr int SHUT_RDWR = SD_BOTH;
+inline int poll(pollfd* fds, unsigned long count, int timeout_ms) {
+  return WSAPoll(fds, count, timeout_ms);
+}
+#endif
+
+namespace net {
+
+#ifdef _WIN32
+using socket_t = SOCKET;  // a handle, not a small int: never compare it with -1
+inline constexpr socket_t invalid_socket = INVALID_SOCKET;
+inline int close_socket(socket_t s) { return closesocket(s); }
+inline int last_error() { return WSAGetLastError(); }
+inline void set_last_error(int code) { WSASetLastError(code); }
+inline bool is_timeout(int code) { return code == WSAETIMEDOUT || code == WSAEWOULDBLOCK; }
+// Windows' SO_REUSEADDR lets another program steal a port in use; the safe
+// choice there is SO_EXCLUSIVEADDRUSE (Windows restarts quickly without help).
+inline constexpr int reuse_address = SO_EXCLUSIVEADDRUSE;
+inline std::string error_text(int code = last_error()) {
+  char text[256] = {};
+  FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr,
+                 static_cast<DWORD>(code), 0, text, sizeof text, nullptr);
+  std::string result = text[0] != '\0' ? text : fmt::format("error {}", code);
+  while (!result.empty() && (result.back() == '\n' || result.back() == '\r' ||
+                             result.back() == '.' || result.back() == ' '))
+    result.pop_back();
+  return result;
+}
+#else
+using socket_t = int;  // a file descriptor
+inline constexpr socket_t invalid_socket = -1;
+inline int close_socket(socket_t s) { return ::close(s); }
+inline int last_error() { return errno; }
+inline void set_last_error(int code) { errno = code; }
+inline bool is_timeout(int code) { return code == EAGAIN || code == EWOULDBLOCK; }
+// Lets a restarted server bind its port while old connections sit in TIME_WAIT.
+inline constexpr int reuse_address = SO_REUSEADDR;
+inline std::string error_text(int code = last_error()) { return std::strerror(code); }
+#endif
+
+// What every program does first: start Winsock (nothing to start on POSIX),
+// make SIGPIPE harmless (a vanished peer becomes an error code from send, not
+// the death of the program), and flush output at every line so a pipe sees it.
+struct Startup {
+  Startup() {
+#ifdef _WIN32
+    WSADATA data{};
+    if (WSAStartup(MAKEWORD(2, 2), &data) != 0) std::exit(1);
+    std::setvbuf(stdout, nullptr, _IONBF, 0);  // Windows has no line buffering
+#else
+    std::signal(SIGPIPE, SIG_IGN);
+    std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);
+#endif
+  }
+  ~Startup() {
+#ifdef _WIN32
+    WSACleanup();
+#endif
+  }
+  Startup(const Startup&) = delete;
+  Startup& operator=(const Startup&) = delete;
+};
+
+// Bytes through stdin and stdout unchanged (Windows would turn \n into \r\n).
+inline void binary_stdio() {
+#ifdef _WIN32
+  _setmode(_fileno(stdin), _O_BINARY);
+  _setmode(_fileno(stdout), _O_BINARY);
+#endif
+}
+
+// Owns one socket — the C++ answer to Python's `with socket.socket() as s`.
+// When it goes out of scope it shuts the connection down, then closes it
+// (the talk's Tip: shutdown() before close(), so the peer hears of it now).
+class Socket {
+ public:
+  Socket() = default;
+  explicit Socket(socket_t handle) : handle_(handle) {}
+  Socket(Socket&& other) noexcept : handle_(std::exchange(other.handle_, invalid_socket)) {}
+  Socket& operator=(Socket&& other) noexcept {
+    if (this != &other) {
+      reset();
+      handle_ = std::exchange(other.handle_, invalid_socket);
+    }
+    return *this;
+  }
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+  ~Socket() { reset(); }
+
+  [[nodiscard]] socket_t get() const { return handle_; }
+  explicit operator bool() const { return handle_ != invalid_socket; }
+  void reset() {
+    if (handle_ == invalid_socket) return;
+    const int saved = last_error();  // keep the error a caller is about to report
+    ::shutdown(handle_, SHUT_RDWR);  // fails harmlessly on listening and UDP sockets
+    close_socket(handle_);
+    handle_ = invalid_socket;
+    set_last_error(saved);
+  }
+
+ private:
+  socket_t handle_ = invalid_socket;
+};
+
+// How long one recv or send may block before it fails with a time-out (POSIX
+// takes a timeval, Windows milliseconds). Returns 0, or -1 like the calls it makes.
+inline int set_timeouts(socket_t s, double seconds) {
+#ifdef _WIN32
+  const DWORD value = static_cast<DWORD>(seconds * 1000);
+#else
+  timeval value{};
+  value.tv_sec = static_cast<time_t>(seconds);
+  value.tv_usec = static_cast<suseconds_t>((seconds - static_cast<double>(value.tv_sec)) * 1e6);
+#endif
+  const auto* option = reinterpret_cast<const char*>(&value);
+  if (setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, option, sizeof value) != 0) return -1;
+  return setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, option, sizeof value);
+}
+
+// A peer as the contract writes it: IP:PORT for IPv4 (also an IPv4 client
+// reaching an IPv6 dual-stack socket as ::ffff:a.b.c.d), [IP]:PORT for IPv6.
+inline std::string to_string(const sockaddr_storage& address) {
+  char host[NI_MAXHOST] = "?";
+  char port[NI_MAXSERV] = "?";
+  const socklen_t length = address.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  getnameinfo(reinterpret_cast<const sockaddr*>(&address), length, host, sizeof host, port,
+              sizeof port, NI_NUMERICHOST | NI_NUMERICSERV);
+  std::string ip = host;
+  if (ip.starts_with("::ffff:") && ip.find('.') != std::string::npos) ip.erase(0, 7);
+  return ip.find(':') == std::string::npos ? fmt::format("{}:{}", ip, port)
+                                           : fmt::format("[{}]:{}", ip, port);
+}
+
+inline std::uint16_t port_of(const sockaddr_storage& address) {
+  if (address.ss_family == AF_INET6)
+    return ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port);
+  return ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port);
+}
+
+// Ctrl-C (SIGINT) or SIGTERM asks a server to stop. The handler raises a flag
+// and shuts the listening socket down, which wakes a blocked accept() or
+// recvfrom(); the server's loop sees the flag and ends, running every cleanup.
+inline std::atomic<bool> stop_flag{false};
+inline std::atomic<socket_t> stop_socket{invalid_socket};
+inline std::atomic<socket_t> stop_client{invalid_socket};
+inline bool stop_requested() { return stop_flag.load(); }
+// A server that serves one client at a time names it here, so that a stop
+// wakes that client's recv() too; invalid_socket when it is done with it.
+inline void wake_on_stop(socket_t client_socket) { stop_client = client_socket; }
+
+#ifdef _WIN32
+inline BOOL WINAPI on_stop_event(DWORD) {  // runs on a thread of its own
+  stop_flag = true;
+  closesocket(stop_socket.exchange(invalid_socket));  // Winsock wakes accept() only on close
+  shutdown(stop_client.load(), SD_BOTH);
+  return TRUE;
+}
+inline void stop_on_signal(socket_t listen_socket) {
+  stop_socket = listen_socket;
+  SetConsoleCtrlHandler(on_stop_event, TRUE);
+}
+#else
+extern "C" inline void on_stop_signal(int /*signal*/) {
+  const int saved = errno;
+  stop_flag = true;
+  ::shutdown(stop_socket.load(), SHUT_RDWR);  // async-signal-safe, unlike almost everything
+  ::shutdown(stop_client.load(), SHUT_RDWR);
+  errno = saved;
+}
+inline void stop_on_signal(socket_t listen_socket) {
+  stop_socket = listen_socket;
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;  // no SA_RESTART: a blocked call returns with EINTR
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+#endif
+
+}  // namespace net

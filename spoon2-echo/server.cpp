@@ -1,0 +1,113 @@
+// spoon2-echo/server.cpp — Spoon 2: the first server.
+//
+// A server is a waiter: it waits for a customer (accept), says thank you
+// (send), and is free for the next one. Each visitor is written to a log file.
+//
+// Try it:  ./workshop run spoon2-echo/server
+//          nc 127.0.0.1 12345          (or ./workshop run spoon2-echo/client)
+#include "common/cli.hpp"
+#include "common/net.hpp"
+
+#include <fmt/core.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+
+// socket → bind → listen. No HOST means every local address: we ask for the
+// IPv6 "any" address (::) first, because with IPV6_V6ONLY off that one socket
+// takes IPv4 clients too (dual stack). Only where IPv6 is off: 0.0.0.0.
+net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) {
+  for (const int family : {AF_INET6, AF_INET}) {
+    addrinfo hints{};
+    hints.ai_family = host.empty() ? family : AF_UNSPEC;  // AF_UNSPEC: IPv4 or IPv6
+    hints.ai_socktype = SOCK_STREAM;                      // TCP
+    hints.ai_flags = AI_PASSIVE;                          // an address to listen on
+    addrinfo* found = nullptr;
+    const std::string service = std::to_string(port);
+    if (const int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints,
+                                   &found);
+        rc != 0)
+      cli::fail_because(gai_strerror(rc), fmt::format("cannot resolve '{}'", host));
+    const std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
+
+    net::Socket listen_socket{socket(found->ai_family, found->ai_socktype, found->ai_protocol)};
+    if (!listen_socket && host.empty() && family == AF_INET6) continue;  // no IPv6 here
+    if (!listen_socket) cli::fail("socket");
+    const int off = 0;
+    const int on = 1;
+    if (found->ai_family == AF_INET6)
+      setsockopt(listen_socket.get(), IPPROTO_IPV6, IPV6_V6ONLY, reinterpret_cast<const char*>(&off),
+                 sizeof off);
+    setsockopt(listen_socket.get(), SOL_SOCKET, net::reuse_address,
+               reinterpret_cast<const char*>(&on), sizeof on);
+    if (bind(listen_socket.get(), found->ai_addr, found->ai_addrlen) != 0)
+      cli::fail("cannot bind to port {}", port);
+    if (listen(listen_socket.get(), backlog) != 0) cli::fail("listen");
+    return listen_socket;
+  }
+  cli::fail("socket");
+}
+
+// send() may take fewer bytes than offered: loop until all went (Python's sendall).
+bool send_all(net::socket_t s, std::string_view data) {
+  while (!data.empty()) {
+    const auto sent = send(s, data.data(), static_cast<int>(data.size()), 0);
+    if (sent <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(sent));
+  }
+  return true;
+}
+
+int main(int argc, char** argv) {
+  cli::Options options(argc, argv,
+                       "usage: server [--host ADDR] [--port N] [--log FILE]\n"
+                       "Thanks every client that connects, and appends\n"
+                       "'Got connection from IP:PORT' to FILE (default file.txt).\n"
+                       "  --host ADDR  listen on ADDR only (default: all, IPv4 and IPv6)\n"
+                       "  --port N     port to listen on (default 12345; 0: any free port)\n");
+  const std::string host = options.text("--host", "");
+  const std::uint16_t port = options.port(12345);
+  const std::string log_path = options.text("--log", "file.txt");
+  options.done();
+  const net::Startup startup;
+
+  std::FILE* log = std::fopen(log_path.c_str(), "a");
+  if (log == nullptr) cli::fail("cannot open log file '{}'", log_path);
+  const std::unique_ptr<std::FILE, decltype(&std::fclose)> log_file(log, std::fclose);
+
+  // The backlog (5) is how many connections the kernel queues while we serve one.
+  const net::Socket listen_socket = listen_on(host, port, 5);
+  fmt::print("Socket successfully created\n");
+  net::stop_on_signal(listen_socket.get());  // before "port N": a test may signal at once
+  sockaddr_storage bound{};
+  socklen_t bound_length = sizeof bound;
+  getsockname(listen_socket.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length);
+  fmt::print("socket bound to {}\n", net::to_string(bound));
+  fmt::print("socket is listening on port {}\n", net::port_of(bound));
+
+  while (!net::stop_requested()) {
+    sockaddr_storage address{};
+    socklen_t address_length = sizeof address;
+    // accept() waits for the next client and gives it a socket of its own;
+    // listen_socket goes on listening. This is the server's "client" socket.
+    net::Socket client_socket{
+        accept(listen_socket.get(), reinterpret_cast<sockaddr*>(&address), &address_length)};
+    if (!client_socket) {
+      if (!net::stop_requested()) fmt::print(stderr, "accept: {}\n", net::error_text());
+      continue;
+    }
+    const std::string peer = net::to_string(address);
+    fmt::print("Got connection from {}\n", peer);
+    fmt::print(log, "Got connection from {}\n", peer);
+    std::fflush(log);
+
+    if (!send_all(client_socket.get(), "Thank you for connecting"))
+      fmt::print(stderr, "send to {}: {}\n", peer, net::error_text());
+    // client_socket ends here: net::Socket shuts it down, then closes it.
+    // The client's recv() returns 0 — it knows we are done (there is no EOT).
+  }
+  fmt::print("server stopped\n");
+  return 0;
+}

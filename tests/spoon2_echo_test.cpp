@@ -1,0 +1,496 @@
+// tests/spoon2_echo_test.cpp — Spoon 2's six programs, held to the contract.
+#include "tests/support/harness.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using harness::Child;
+using harness::connect_to;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::filesystem::path temp_dir() {
+  const auto* info = testing::UnitTest::GetInstance()->current_test_info();
+  auto dir = std::filesystem::temp_directory_path() /
+             (std::string("spoon2-") + info->test_suite_name() + "-" + info->name() + "-" +
+              std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+std::string random_bytes(std::size_t size, unsigned seed) {
+  std::mt19937 generator(seed);
+  std::string bytes(size, '\0');
+  for (char& byte : bytes) byte = static_cast<char>(generator());
+  return bytes;
+}
+
+// A plain UDP socket of the test's own, on loopback, with its port.
+struct UdpPeer {
+  net::Socket s{::socket(AF_INET, SOCK_DGRAM, 0)};
+  std::uint16_t port = 0;
+  UdpPeer() {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(s.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    sockaddr_storage bound{};
+    socklen_t length = sizeof bound;
+    getsockname(s.get(), reinterpret_cast<sockaddr*>(&bound), &length);
+    port = net::port_of(bound);
+  }
+  // Receives one datagram (or nothing by the deadline) and who sent it.
+  std::optional<std::string> receive(sockaddr_storage& from, std::chrono::milliseconds patience) {
+    if (!harness::wait_readable(s.get(), harness::Clock::now() + patience)) return std::nullopt;
+    char buffer[65536];
+    socklen_t length = sizeof from;
+    const ssize_t n =
+        ::recvfrom(s.get(), buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&from), &length);
+    if (n < 0) return std::nullopt;
+    return std::string(buffer, static_cast<std::size_t>(n));
+  }
+};
+
+const std::vector<std::string> kAllPrograms = {
+    "spoon2-echo/server",      "spoon2-echo/client",     "spoon2-echo/echo_server",
+    "spoon2-echo/echo_client", "spoon2-echo/udp_server", "spoon2-echo/udp_client"};
+
+}  // namespace
+
+// --- Every program: --help, and bad command lines --------------------------
+
+class EveryProgram : public testing::TestWithParam<std::string> {};
+
+TEST_P(EveryProgram, HelpPrintsUsageToStdoutAndExitsZero) {
+  const auto result = harness::run(GetParam(), {"--help"});
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_NE(result.out.find("usage:"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("--port"), std::string::npos) << result.out;
+  EXPECT_EQ(result.err, "");
+}
+
+TEST_P(EveryProgram, BadCommandLinesPrintOneErrorLineAndExitTwo) {
+  const std::vector<std::vector<std::string>> bad = {
+      {"--bogus"}, {"--port"}, {"--port", "70000"}, {"--port", "abc"}, {"--port", "-1"},
+      {"--port=12x"}, {"stray"}};
+  for (const auto& args : bad) {
+    const auto result = harness::run(GetParam(), args);
+    EXPECT_EQ(result.exit_code, 2) << args[0];
+    EXPECT_TRUE(result.err.starts_with("error: ")) << result.err;
+    EXPECT_NE(result.err.find("--help"), std::string::npos) << result.err;
+    EXPECT_EQ(result.out, "");  // nothing bound, nothing connected, nothing said
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Spoon2, EveryProgram, testing::ValuesIn(kAllPrograms),
+                         [](const auto& info) {
+                           std::string name = info.param.substr(info.param.find('/') + 1);
+                           std::erase(name, '_');
+                           return name;
+                         });
+
+// --- server: the talk's first server ---------------------------------------
+
+class Server : public testing::Test {
+ protected:
+  std::filesystem::path dir = temp_dir();
+  std::filesystem::path log = dir / "file.txt";
+  void TearDown() override { std::filesystem::remove_all(dir); }
+};
+
+TEST_F(Server, ThanksEachClientThenClosesTheConnection) {
+  Child server("spoon2-echo/server", {"--port", "0", "--log", log.string()});
+  auto client = connect_to(server.port());
+  EXPECT_EQ(client.receive_until_close(), "Thank you for connecting");
+}
+
+TEST_F(Server, LogsEachConnectionWithTheClientsRealAddressAndPort) {
+  Child server("spoon2-echo/server", {"--port", "0", "--log", log.string()});
+  auto client = connect_to(server.port());
+  const std::string expected = "Got connection from 127.0.0.1:" + std::to_string(client.local_port());
+  EXPECT_TRUE(client.closed_by_peer());
+  EXPECT_EQ(server.wait_for_line("Got connection"), expected);  // IPv4, not ::ffff:127.0.0.1
+  EXPECT_EQ(read_file(log), expected + "\n");  // written and flushed before the thanks
+}
+
+TEST_F(Server, AppendsToTheLogRatherThanReplacingIt) {
+  std::ofstream(log) << "an earlier line\n";
+  Child server("spoon2-echo/server", {"--port", "0", "--log", log.string()});
+  auto client = connect_to(server.port());
+  EXPECT_TRUE(client.closed_by_peer());
+  ASSERT_TRUE(server.wait_for_line("Got connection"));
+  EXPECT_TRUE(read_file(log).starts_with("an earlier line\nGot connection from 127.0.0.1:"));
+}
+
+TEST_F(Server, ServesManyClientsInARow) {
+  Child server("spoon2-echo/server", {"--port", "0", "--log", log.string()});
+  const auto port = server.port();
+  for (int i = 0; i < 50; ++i) {
+    auto client = connect_to(port);
+    ASSERT_EQ(client.receive_until_close(), "Thank you for connecting") << "client " << i;
+  }
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait(), 0);
+  std::istringstream lines(read_file(log));
+  int count = 0;
+  for (std::string line; std::getline(lines, line);) count += line.starts_with("Got connection");
+  EXPECT_EQ(count, 50);
+}
+
+TEST_F(Server, AcceptsIpv6ClientsAndWritesThemInBrackets) {
+  if (!harness::has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 on loopback here";
+  Child server("spoon2-echo/server", {"--port", "0", "--log", log.string()});
+  auto client = connect_to(server.port(), "::1");
+  EXPECT_EQ(client.receive_until_close(), "Thank you for connecting");
+  EXPECT_EQ(server.wait_for_line("Got connection"),
+            "Got connection from [::1]:" + std::to_string(client.local_port()));
+}
+
+TEST_F(Server, ListensOnlyWhereHostSays) {
+  Child server("spoon2-echo/server", {"--host", "127.0.0.1", "--port", "0", "--log", log.string()});
+  const auto port = server.port();
+  EXPECT_EQ(connect_to(port).receive_until_close(), "Thank you for connecting");
+  if (!harness::has_ipv6_loopback()) return;
+  net::Socket probe{::socket(AF_INET6, SOCK_STREAM, 0)};
+  sockaddr_in6 address{};
+  address.sin6_family = AF_INET6;
+  address.sin6_addr = in6addr_loopback;
+  address.sin6_port = htons(port);
+  EXPECT_NE(::connect(probe.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  EXPECT_EQ(errno, ECONNREFUSED);
+}
+
+TEST_F(Server, SurvivesAClientThatResetsAndServesTheNext) {
+  Child server("spoon2-echo/server", {"--port", "0", "--log", log.string()});
+  const auto port = server.port();
+  connect_to(port).reset();
+  EXPECT_EQ(connect_to(port).receive_until_close(), "Thank you for connecting");
+  EXPECT_TRUE(server.running());
+}
+
+TEST_F(Server, ExitsZeroWithinOneSecondOnSigtermAndSigint) {
+  for (const int signal_number : {SIGTERM, SIGINT}) {
+    Child server("spoon2-echo/server", {"--port", "0", "--log", log.string()});
+    server.port();
+    server.signal(signal_number);
+    EXPECT_EQ(server.wait(1s), 0) << "signal " << signal_number << "\n" << server.err();
+  }
+}
+
+TEST_F(Server, PortInUseExitsOneNamingThePortAndTheReason) {
+  net::Socket holder{::socket(AF_INET, SOCK_STREAM, 0)};
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(holder.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(holder.get(), 1), 0);
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  getsockname(holder.get(), reinterpret_cast<sockaddr*>(&bound), &length);
+  const std::string port = std::to_string(net::port_of(bound));
+  for (const char* program : {"spoon2-echo/server", "spoon2-echo/echo_server"}) {
+    std::vector<std::string> args = {"--port", port};
+    if (std::string_view(program) == "spoon2-echo/server") args.insert(args.end(), {"--log", log});
+    const auto result = harness::run(program, args);
+    EXPECT_EQ(result.exit_code, 1) << program;
+    EXPECT_EQ(result.err, "error: cannot bind to port " + port + ": Address already in use\n");
+  }
+}
+
+TEST_F(Server, UnopenableLogFileExitsOneBeforeListening) {
+  const auto result =
+      harness::run("spoon2-echo/server", {"--port", "0", "--log", (dir / "no/such/dir").string()});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(result.err.starts_with("error: cannot open log file")) << result.err;
+  EXPECT_EQ(result.out.find("port"), std::string::npos);
+}
+
+TEST_F(Server, AnswersNetcatLikeAnyOtherClient) {
+  if (std::system("command -v nc >/dev/null 2>&1") != 0)
+    GTEST_FAIL() << "nc is missing: ./workshop test installs netcat-openbsd";
+  Child server("spoon2-echo/server", {"--port", "0", "--log", log.string()});
+  const auto result = std::system(
+      ("nc -w 5 127.0.0.1 " + std::to_string(server.port()) + " </dev/null >" +
+       (dir / "nc.out").string())
+          .c_str());
+  EXPECT_EQ(result, 0);
+  EXPECT_EQ(read_file(dir / "nc.out"), "Thank you for connecting");
+}
+
+// --- client ----------------------------------------------------------------
+
+// A one-shot TCP listener of the test's own, to play the server.
+struct Listener {
+  net::Socket s{::socket(AF_INET, SOCK_STREAM, 0)};
+  std::uint16_t port = 0;
+  Listener() {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(s.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    EXPECT_EQ(::listen(s.get(), 4), 0);
+    sockaddr_storage bound{};
+    socklen_t length = sizeof bound;
+    getsockname(s.get(), reinterpret_cast<sockaddr*>(&bound), &length);
+    port = net::port_of(bound);
+  }
+  harness::Connection accept() {
+    EXPECT_TRUE(harness::wait_readable(s.get(), harness::Clock::now() + harness::kPatience));
+    return harness::Connection(net::Socket{::accept(s.get(), nullptr, nullptr)});
+  }
+};
+
+TEST(Client, PrintsEverythingItReceivesUntilTheServerCloses) {
+  Listener listener;
+  Child client("spoon2-echo/client", {"--port", std::to_string(listener.port)});
+  {
+    auto connection = listener.accept();
+    // Two sends, then the close: the client cannot know where a message ends.
+    connection.send_all("Thank you ");
+    connection.send_all("for connecting");
+  }
+  EXPECT_EQ(client.wait(), 0);
+  EXPECT_EQ(client.out(), "Thank you for connecting\n");
+}
+
+TEST(Client, TalksToTheServer) {
+  const auto dir = temp_dir();
+  Child server("spoon2-echo/server", {"--port", "0", "--log", (dir / "file.txt").string()});
+  const auto result = harness::run("spoon2-echo/client", {"--port", std::to_string(server.port())});
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_EQ(result.out, "Thank you for connecting\n");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Client, RefusedConnectionExitsOneNamingHostAndPort) {
+  std::uint16_t port = 0;
+  {
+    Listener closed_again;  // a port that was free a moment ago, and is closed now
+    port = closed_again.port;
+  }
+  for (const char* program : {"spoon2-echo/client", "spoon2-echo/echo_client"}) {
+    const auto result = harness::run(program, {"--port", std::to_string(port)});
+    EXPECT_EQ(result.exit_code, 1) << program;
+    EXPECT_EQ(result.err,
+              "error: cannot connect to 127.0.0.1:" + std::to_string(port) + ": Connection refused\n");
+  }
+}
+
+TEST(Client, UnresolvableHostExitsOne) {
+  const auto result = harness::run("spoon2-echo/client", {"--host", "no-such-host.invalid"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(result.err.starts_with("error: cannot connect to no-such-host.invalid:12345: "))
+      << result.err;
+}
+
+// --- echo_server and echo_client: the talk's `with` echo pair ---------------
+
+TEST(EchoServer, SendsBackEveryByteUntilThePeerCloses) {
+  Child server("spoon2-echo/echo_server", {"--port", "0"});
+  auto client = connect_to(server.port());
+  const std::string data = random_bytes(1 << 20, 1) + std::string("\0\r\n\0", 4);
+  // Send and read at once (the test is its own echo_client): see echo_client.cpp.
+  std::string echoed;
+  std::string_view rest = data;
+  while (!rest.empty()) {
+    const std::size_t piece = std::min<std::size_t>(rest.size(), 65536);
+    ASSERT_TRUE(client.send_all(rest.substr(0, piece)));
+    rest.remove_prefix(piece);
+    echoed += client.receive_exactly(data.size() - rest.size() - echoed.size());
+  }
+  client.shutdown_write();
+  const auto tail = client.receive_until_close();
+  ASSERT_TRUE(tail) << "the server did not close after our half-close";
+  EXPECT_TRUE(echoed + *tail == data);
+}
+
+TEST(EchoServer, DropsASilentClientAfterTheTimeoutAndServesTheNext) {
+  Child server("spoon2-echo/echo_server", {"--port", "0", "--timeout", "0.2"});
+  const auto port = server.port();
+  auto silent = connect_to(port);
+  auto next = connect_to(port);  // queued in the backlog behind the silent one
+  EXPECT_TRUE(silent.closed_by_peer());
+  EXPECT_TRUE(server.wait_for_line("timed out"));
+  ASSERT_TRUE(next.send_all("still there?"));
+  EXPECT_EQ(next.receive_exactly(12), "still there?");
+}
+
+TEST(EchoServer, DropsAClientThatNeverReadsAfterTheTimeout) {
+  Child server("spoon2-echo/echo_server", {"--port", "0", "--timeout", "0.2"});
+  const auto port = server.port();
+  auto hog = connect_to(port);
+  // Fill both directions' buffers without ever reading the echo.
+  const std::string chunk(65536, 'x');
+  const int flags = fcntl(hog.get(), F_GETFL);
+  fcntl(hog.get(), F_SETFL, flags | O_NONBLOCK);
+  while (::send(hog.get(), chunk.data(), chunk.size(), MSG_NOSIGNAL) > 0) {
+  }
+  fcntl(hog.get(), F_SETFL, flags);
+  EXPECT_TRUE(server.wait_for_line("timed out"));
+  auto next = connect_to(port);
+  ASSERT_TRUE(next.send_all("hello"));
+  EXPECT_EQ(next.receive_exactly(5), "hello");
+}
+
+TEST(EchoServer, SurvivesAClientThatResets) {
+  Child server("spoon2-echo/echo_server", {"--port", "0"});
+  const auto port = server.port();
+  auto rude = connect_to(port);
+  ASSERT_TRUE(rude.send_all("partial"));
+  rude.reset();
+  auto next = connect_to(port);
+  ASSERT_TRUE(next.send_all("ok"));
+  EXPECT_EQ(next.receive_exactly(2), "ok");
+}
+
+TEST(EchoServer, ServesIpv6AndExitsZeroOnSigterm) {
+  if (!harness::has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 on loopback here";
+  Child server("spoon2-echo/echo_server", {"--port", "0"});
+  auto client = connect_to(server.port(), "::1");
+  ASSERT_TRUE(client.send_all("six"));
+  EXPECT_EQ(client.receive_exactly(3), "six");
+  EXPECT_TRUE(server.wait_for_line("Connected by [::1]:"));
+  server.signal(SIGTERM);  // while it serves a client
+  EXPECT_EQ(server.wait(1s), 0);
+}
+
+TEST(EchoClient, Moves100MiBThroughTheEchoServerUnchanged) {
+  Child server("spoon2-echo/echo_server", {"--port", "0"});
+  Child client("spoon2-echo/echo_client", {"--port", std::to_string(server.port())});
+  const std::string data = random_bytes(100u << 20, 2);
+  client.write_stdin(data, 60s);  // reads the client's stdout meanwhile
+  client.close_stdin();
+  ASSERT_EQ(client.wait(60s), 0) << client.err();
+  EXPECT_EQ(client.out().size(), data.size());
+  EXPECT_TRUE(client.out() == data);
+}
+
+TEST(EchoClient, HalfClosesSoTheServerSeesTheEndAndCanStillAnswer) {
+  Listener listener;
+  Child client("spoon2-echo/echo_client", {"--port", std::to_string(listener.port)});
+  client.write_stdin("ping\n");
+  client.close_stdin();
+  {
+    auto connection = listener.accept();
+    const auto everything = connection.receive_until_close();  // EOF: the client's shutdown
+    EXPECT_EQ(everything, "ping\n");
+    EXPECT_TRUE(connection.send_all("pong\n"));  // its read side is still open
+  }
+  EXPECT_EQ(client.wait(), 0);
+  EXPECT_EQ(client.out(), "pong\n");
+}
+
+TEST(EchoClient, ServerClosingBeforeAllInputIsSentIsAnError) {
+  Listener listener;
+  Child client("spoon2-echo/echo_client", {"--port", std::to_string(listener.port)});
+  listener.accept();  // and close it at once; stdin stays open
+  EXPECT_EQ(client.wait(), 1);
+  EXPECT_TRUE(client.err().starts_with("error: ")) << client.err();
+}
+
+// --- udp_server and udp_client ----------------------------------------------
+
+TEST(UdpServer, AnswersEachDatagramWithTheSameBytesBoundariesKept) {
+  Child server("spoon2-echo/udp_server", {"--port", "0"});
+  const auto port = server.port();
+  UdpPeer peer;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  const std::vector<std::string> datagrams = {"one", std::string("t\0o", 3), "",
+                                              random_bytes(60000, 3)};
+  for (const auto& datagram : datagrams)
+    ASSERT_EQ(::sendto(peer.s.get(), datagram.data(), datagram.size(), 0,
+                       reinterpret_cast<sockaddr*>(&address), sizeof address),
+              static_cast<ssize_t>(datagram.size()));
+  for (const auto& datagram : datagrams) {
+    sockaddr_storage from{};
+    EXPECT_EQ(peer.receive(from, harness::kPatience), datagram);  // one recv, one datagram
+    EXPECT_EQ(net::port_of(from), port);
+  }
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait(1s), 0);
+}
+
+TEST(UdpClient, PrintsTheReplyToEachLine) {
+  Child server("spoon2-echo/udp_server", {"--port", "0"});
+  const auto result = harness::run("spoon2-echo/udp_client",
+                                   {"--port", std::to_string(server.port())}, "hello\nworld\n");
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "hello\nworld\n");
+}
+
+TEST(UdpClient, WorksOverIpv6) {
+  if (!harness::has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 on loopback here";
+  Child server("spoon2-echo/udp_server", {"--port", "0"});
+  const auto result = harness::run(
+      "spoon2-echo/udp_client", {"--host", "::1", "--port", std::to_string(server.port())}, "v6\n");
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "v6\n");
+  EXPECT_TRUE(server.wait_for_line("from [::1]:"));
+}
+
+TEST(UdpClient, RetriesWhenNoReplyComesAndGivesUpAfterThreeTries) {
+  UdpPeer silent;  // receives, never answers, and so never causes a refusal
+  Child client("spoon2-echo/udp_client",
+               {"--port", std::to_string(silent.port), "--timeout", "0.1"});
+  client.write_stdin("anyone?\n");
+  client.close_stdin();
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    sockaddr_storage from{};
+    EXPECT_EQ(silent.receive(from, harness::kPatience), "anyone?") << "attempt " << attempt;
+  }
+  EXPECT_EQ(client.wait(), 1);
+  EXPECT_EQ(client.err(),
+            "error: no reply from 127.0.0.1:" + std::to_string(silent.port) + " after 3 tries\n");
+  sockaddr_storage from{};
+  EXPECT_FALSE(silent.receive(from, 0ms)) << "a fourth try";
+}
+
+TEST(UdpClient, ALostReplyIsRecoveredByTheRetry) {
+  UdpPeer flaky;  // ignores the first datagram, answers the second
+  Child client("spoon2-echo/udp_client",
+               {"--port", std::to_string(flaky.port), "--timeout", "0.1"});
+  client.write_stdin("again\n");
+  client.close_stdin();
+  sockaddr_storage from{};
+  ASSERT_EQ(flaky.receive(from, harness::kPatience), "again");
+  ASSERT_EQ(flaky.receive(from, harness::kPatience), "again");
+  ASSERT_EQ(::sendto(flaky.s.get(), "again", 5, 0, reinterpret_cast<sockaddr*>(&from),
+                     sizeof(sockaddr_in)),
+            5);
+  EXPECT_EQ(client.wait(), 0);
+  EXPECT_EQ(client.out(), "again\n");
+}
+
+TEST(UdpClient, ARefusalEndsItEarlyWithAnError) {
+  std::uint16_t port = 0;
+  {
+    UdpPeer gone;  // a port that was free a moment ago: ICMP port unreachable
+    port = gone.port;
+  }
+  const auto result =
+      harness::run("spoon2-echo/udp_client", {"--port", std::to_string(port)}, "hello?\n", 2s);
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(result.err.starts_with("error: ")) << result.err;
+}

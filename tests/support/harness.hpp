@@ -1,0 +1,116 @@
+// tests/support/harness.hpp — what the integration tests share.
+//
+// A test starts a real lesson program as a child process, reads its output
+// line by line (the "port N" line first), talks to it over loopback, and
+// stops it. Every wait is on an event (a line, a connection, a byte, an
+// exit) with a deadline; nothing sleeps. A child never outlives its test.
+#pragma once
+
+#include "common/net.hpp"
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace harness {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// Long enough for a loaded CI machine under a sanitizer; a passing test never waits it out.
+inline constexpr std::chrono::milliseconds kPatience = 10s;
+
+// build/<lesson>/<program> of the tree these tests were built in.
+std::string program_path(std::string_view lesson_program);
+
+// A running lesson program with pipes on its stdin, stdout and stderr.
+class Child {
+ public:
+  explicit Child(std::string_view lesson_program, std::vector<std::string> args = {},
+                 const std::string& working_directory = {});
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child();  // kills and reaps a child still running
+
+  // The next whole line of stdout (without "\n"), or nothing at the deadline or at EOF.
+  std::optional<std::string> read_line(std::chrono::milliseconds patience = kPatience);
+  // Reads stdout lines until one contains `text`; returns it (or nothing).
+  std::optional<std::string> wait_for_line(std::string_view text,
+                                           std::chrono::milliseconds patience = kPatience);
+  // Reads until the contract's "port N" line; fails the test without one.
+  std::uint16_t port();
+
+  // Writes to stdin while draining stdout/stderr, so a big write cannot deadlock.
+  void write_stdin(std::string_view data, std::chrono::milliseconds patience = kPatience);
+  void close_stdin();
+  void signal(int signal_number);
+  // Waits for the exit, collecting all output. Exit code, or 128+N for death
+  // by signal N, or nothing if it did not exit in time.
+  std::optional<int> wait(std::chrono::milliseconds patience = kPatience);
+  [[nodiscard]] bool running();
+
+  // Everything read so far (stdout also holds lines read_line returned).
+  [[nodiscard]] const std::string& out() const { return out_; }
+  [[nodiscard]] const std::string& err() const { return err_; }
+
+ private:
+  bool pump(Clock::time_point deadline);  // one poll round; false at the deadline
+  pid_t pid_ = -1;
+  int stdin_fd_ = -1;
+  int stdout_fd_ = -1;
+  int stderr_fd_ = -1;
+  int pidfd_ = -1;
+  std::optional<int> status_;
+  std::string out_;
+  std::string err_;
+  std::size_t out_read_ = 0;  // how much of out_ read_line has handed out
+  std::string_view pending_stdin_;
+};
+
+// Runs a program to its end with the given stdin; the usual check for options.
+struct Result {
+  std::optional<int> exit_code;
+  std::string out;
+  std::string err;
+};
+Result run(std::string_view lesson_program, std::vector<std::string> args,
+           std::string_view input = {}, std::chrono::milliseconds patience = kPatience);
+
+// A test's own TCP connection, with deadlines on every wait.
+class Connection {
+ public:
+  explicit Connection(net::Socket s) : socket_(std::move(s)) {}
+  [[nodiscard]] net::socket_t get() const { return socket_.get(); }
+  bool send_all(std::string_view data);
+  // Whatever arrives next (empty when the peer has closed or the deadline passed).
+  std::string receive_some(std::chrono::milliseconds patience = kPatience);
+  // Reads until `count` bytes have come (or EOF, or the deadline).
+  std::string receive_exactly(std::size_t count, std::chrono::milliseconds patience = kPatience);
+  // Reads up to and including the next "\n" (or nothing).
+  std::optional<std::string> receive_line(std::chrono::milliseconds patience = kPatience);
+  // Reads until the peer closes; nothing if it did not close in time.
+  std::optional<std::string> receive_until_close(std::chrono::milliseconds patience = kPatience);
+  // Did the peer close (recv returned 0, or a reset) within the patience?
+  bool closed_by_peer(std::chrono::milliseconds patience = kPatience);
+  void shutdown_write();
+  void reset();  // close with SO_LINGER 0: the peer gets RST, not FIN
+  [[nodiscard]] std::uint16_t local_port() const;
+
+ private:
+  net::Socket socket_;
+  std::string buffered_;
+};
+
+// Connects to host:port (a numeric address), or fails the test.
+Connection connect_to(std::uint16_t port, const std::string& host = "127.0.0.1");
+// Is there IPv6 on loopback here? Tests on ::1 skip without it.
+bool has_ipv6_loopback();
+// Waits until `s` is readable (or the deadline): the event every read waits on.
+bool wait_readable(net::socket_t s, Clock::time_point deadline);
+
+}  // namespace harness
