@@ -41,7 +41,8 @@ class Options {
   Options(int argc, char** argv, std::string usage) : usage_(std::move(usage)) {
     program_ = argc > 0 ? std::string_view(argv[0]) : "program";
     program_ = program_.substr(program_.find_last_of("/\\") + 1);
-    for (int i = 1; i < argc; ++i) args_.emplace_back(argv[i]);
+    for (int i = 1; i < argc; ++i)
+      args_.emplace_back(argv[i]);
     for (const std::string& arg : args_) {
       if (arg == "--help" || arg == "-h") {
         fmt::print("{}", usage_);
@@ -92,7 +93,8 @@ class Options {
   }
 
   void done() {
-    for (const std::string& arg : rest()) bad(fmt::format("unexpected argument '{}'", arg));
+    for (const std::string& arg : rest())
+      bad(fmt::format("unexpected argument '{}'", arg));
   }
 
   [[noreturn]] void bad(const std::string& message) const {

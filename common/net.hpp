@@ -9,11 +9,11 @@
 #ifndef NOMINMAX
 #define NOMINMAX  // keep <windows.h> from defining min and max as macros
 #endif
-#include <winsock2.h>
-#include <ws2tcpip.h>
 #include <fcntl.h>
 #include <io.h>
 #include <windows.h>
+#include <winsock2.h>
+#include <ws2tcpip.h>
 #else
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -51,10 +51,18 @@ namespace net {
 #ifdef _WIN32
 using socket_t = SOCKET;  // a handle, not a small int: never compare it with -1
 inline constexpr socket_t invalid_socket = INVALID_SOCKET;
-inline int close_socket(socket_t s) { return closesocket(s); }
-inline int last_error() { return WSAGetLastError(); }
-inline void set_last_error(int code) { WSASetLastError(code); }
-inline bool is_timeout(int code) { return code == WSAETIMEDOUT || code == WSAEWOULDBLOCK; }
+inline int close_socket(socket_t s) {
+  return closesocket(s);
+}
+inline int last_error() {
+  return WSAGetLastError();
+}
+inline void set_last_error(int code) {
+  WSASetLastError(code);
+}
+inline bool is_timeout(int code) {
+  return code == WSAETIMEDOUT || code == WSAEWOULDBLOCK;
+}
 // Windows' SO_REUSEADDR lets another program steal a port in use; the safe
 // choice there is SO_EXCLUSIVEADDRUSE (Windows restarts quickly without help).
 inline constexpr int reuse_address = SO_EXCLUSIVEADDRUSE;
@@ -71,13 +79,23 @@ inline std::string error_text(int code = last_error()) {
 #else
 using socket_t = int;  // a file descriptor
 inline constexpr socket_t invalid_socket = -1;
-inline int close_socket(socket_t s) { return ::close(s); }
-inline int last_error() { return errno; }
-inline void set_last_error(int code) { errno = code; }
-inline bool is_timeout(int code) { return code == EAGAIN || code == EWOULDBLOCK; }
+inline int close_socket(socket_t s) {
+  return ::close(s);
+}
+inline int last_error() {
+  return errno;
+}
+inline void set_last_error(int code) {
+  errno = code;
+}
+inline bool is_timeout(int code) {
+  return code == EAGAIN || code == EWOULDBLOCK;
+}
 // Lets a restarted server bind its port while old connections sit in TIME_WAIT.
 inline constexpr int reuse_address = SO_REUSEADDR;
-inline std::string error_text(int code = last_error()) { return std::strerror(code); }
+inline std::string error_text(int code = last_error()) {
+  return std::strerror(code);
+}
 #endif
 
 // What every program does first: start Winsock (nothing to start on POSIX),
@@ -94,7 +112,7 @@ struct Startup {
     std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);
 #endif
   }
-  ~Startup() {
+  ~Startup() {  // NOLINT(modernize-use-equals-default): not empty on Windows
 #ifdef _WIN32
     WSACleanup();
 #endif
@@ -165,7 +183,8 @@ inline int set_timeouts(socket_t s, double seconds) {
 inline std::string to_string(const sockaddr_storage& address) {
   char host[NI_MAXHOST] = "?";
   char port[NI_MAXSERV] = "?";
-  const socklen_t length = address.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  const socklen_t length =
+      address.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
   getnameinfo(reinterpret_cast<const sockaddr*>(&address), length, host, sizeof host, port,
               sizeof port, NI_NUMERICHOST | NI_NUMERICSERV);
   std::string ip = host;
@@ -186,10 +205,14 @@ inline std::uint16_t port_of(const sockaddr_storage& address) {
 inline std::atomic<bool> stop_flag{false};
 inline std::atomic<socket_t> stop_socket{invalid_socket};
 inline std::atomic<socket_t> stop_client{invalid_socket};
-inline bool stop_requested() { return stop_flag.load(); }
+inline bool stop_requested() {
+  return stop_flag.load();
+}
 // A server that serves one client at a time names it here, so that a stop
 // wakes that client's recv() too; invalid_socket when it is done with it.
-inline void wake_on_stop(socket_t client_socket) { stop_client = client_socket; }
+inline void wake_on_stop(socket_t client_socket) {
+  stop_client = client_socket;
+}
 
 #ifdef _WIN32
 inline BOOL WINAPI on_stop_event(DWORD) {  // runs on a thread of its own

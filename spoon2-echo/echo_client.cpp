@@ -27,9 +27,9 @@
 // getaddrinfo → socket → connect, trying each address HOST has (a name like
 // localhost may have an IPv6 and an IPv4 one) until one answers.
 net::Socket connect_to(const std::string& host, std::uint16_t port) {
-  const std::string where =
-      host.find(':') == std::string::npos ? fmt::format("{}:{}", host, port)
-                                          : fmt::format("[{}]:{}", host, port);
+  const std::string where = host.find(':') == std::string::npos
+                                ? fmt::format("{}:{}", host, port)
+                                : fmt::format("[{}]:{}", host, port);
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;      // Tip: AF_UNSPEC takes IPv4 and IPv6 alike
   hints.ai_socktype = SOCK_STREAM;  // TCP

@@ -27,8 +27,8 @@ net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) 
     hints.ai_flags = AI_PASSIVE;                          // an address to listen on
     addrinfo* found = nullptr;
     const std::string service = std::to_string(port);
-    if (const int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints,
-                                   &found);
+    if (const int rc =
+            getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &found);
         rc != 0)
       cli::fail_because(gai_strerror(rc), fmt::format("cannot resolve '{}'", host));
     const std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
@@ -39,8 +39,8 @@ net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) 
     const int off = 0;
     const int on = 1;
     if (found->ai_family == AF_INET6)
-      setsockopt(listen_socket.get(), IPPROTO_IPV6, IPV6_V6ONLY, reinterpret_cast<const char*>(&off),
-                 sizeof off);
+      setsockopt(listen_socket.get(), IPPROTO_IPV6, IPV6_V6ONLY,
+                 reinterpret_cast<const char*>(&off), sizeof off);
     setsockopt(listen_socket.get(), SOL_SOCKET, net::reuse_address,
                reinterpret_cast<const char*>(&on), sizeof on);
     if (bind(listen_socket.get(), found->ai_addr, found->ai_addrlen) != 0)
@@ -101,11 +101,14 @@ int main(int argc, char** argv) {
     std::array<char, 65536> buffer{};
     std::size_t echoed = 0;
     while (!net::stop_requested()) {
-      const auto received = recv(client_socket.get(), buffer.data(), static_cast<int>(buffer.size()), 0);
+      const auto received =
+          recv(client_socket.get(), buffer.data(), static_cast<int>(buffer.size()), 0);
       if (received == 0) break;  // Fact: recv returns 0 — the client has closed its side
-      if (received < 0 || !send_all(client_socket.get(), {buffer.data(), static_cast<std::size_t>(received)})) {
+      if (received < 0 ||
+          !send_all(client_socket.get(), {buffer.data(), static_cast<std::size_t>(received)})) {
         const int error = net::last_error();
-        fmt::print("dropped {}: {}\n", peer, net::is_timeout(error) ? "timed out" : net::error_text(error));
+        fmt::print("dropped {}: {}\n", peer,
+                   net::is_timeout(error) ? "timed out" : net::error_text(error));
         break;
       }
       echoed += static_cast<std::size_t>(received);

@@ -26,8 +26,8 @@ net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) 
     hints.ai_flags = AI_PASSIVE;                          // an address to listen on
     addrinfo* found = nullptr;
     const std::string service = std::to_string(port);
-    if (const int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints,
-                                   &found);
+    if (const int rc =
+            getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &found);
         rc != 0)
       cli::fail_because(gai_strerror(rc), fmt::format("cannot resolve '{}'", host));
     const std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
@@ -38,8 +38,8 @@ net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) 
     const int off = 0;
     const int on = 1;
     if (found->ai_family == AF_INET6)
-      setsockopt(listen_socket.get(), IPPROTO_IPV6, IPV6_V6ONLY, reinterpret_cast<const char*>(&off),
-                 sizeof off);
+      setsockopt(listen_socket.get(), IPPROTO_IPV6, IPV6_V6ONLY,
+                 reinterpret_cast<const char*>(&off), sizeof off);
     setsockopt(listen_socket.get(), SOL_SOCKET, net::reuse_address,
                reinterpret_cast<const char*>(&on), sizeof on);
     if (bind(listen_socket.get(), found->ai_addr, found->ai_addrlen) != 0)

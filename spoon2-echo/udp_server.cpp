@@ -26,8 +26,8 @@ net::Socket bind_to(const std::string& host, std::uint16_t port) {
     hints.ai_flags = AI_PASSIVE;                          // an address to receive on
     addrinfo* found = nullptr;
     const std::string service = std::to_string(port);
-    if (const int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints,
-                                   &found);
+    if (const int rc =
+            getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &found);
         rc != 0)
       cli::fail_because(gai_strerror(rc), fmt::format("cannot resolve '{}'", host));
     const std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);

@@ -54,7 +54,8 @@ TEST(Facts, RecvReturnsZeroOnceThePeerHasClosedAndKeepsReturningZero) {
   std::string data;
   EXPECT_EQ(receive(client, data), 3);  // what was sent before the close still arrives
   EXPECT_EQ(data, "bye");
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(receive(client, data), 0) << "read " << i;
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(receive(client, data), 0) << "read " << i;
 }
 
 // Fact: "... You may be able to send data successfully" — until the peer's
@@ -153,8 +154,8 @@ TEST(Facts, LocalhostResolvesToALoopbackAddress) {
   bool loopback = false;
   for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
     if (a->ai_family == AF_INET)
-      loopback |= ntohl(reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr.s_addr) ==
-                  INADDR_LOOPBACK;
+      loopback |=
+          ntohl(reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr.s_addr) == INADDR_LOOPBACK;
     if (a->ai_family == AF_INET6)
       loopback |= IN6_IS_ADDR_LOOPBACK(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
   }

@@ -3,11 +3,12 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -38,9 +39,14 @@ std::string read_file(const std::filesystem::path& path) {
 }
 
 std::string random_bytes(std::size_t size, unsigned seed) {
-  std::mt19937 generator(seed);
+  std::mt19937_64 generator(seed);
   std::string bytes(size, '\0');
-  for (char& byte : bytes) byte = static_cast<char>(generator());
+  for (std::size_t i = 0; i + 8 <= size; i += 8) {
+    const std::uint64_t word = generator();
+    std::memcpy(&bytes[i], &word, 8);
+  }
+  for (std::size_t i = size - size % 8; i < size; ++i)
+    bytes[i] = static_cast<char>(generator());
   return bytes;
 }
 
@@ -59,7 +65,8 @@ struct UdpPeer {
     port = net::port_of(bound);
   }
   // Receives one datagram (or nothing by the deadline) and who sent it.
-  std::optional<std::string> receive(sockaddr_storage& from, std::chrono::milliseconds patience) {
+  std::optional<std::string> receive(sockaddr_storage& from,
+                                     std::chrono::milliseconds patience) const {
     if (!harness::wait_readable(s.get(), harness::Clock::now() + patience)) return std::nullopt;
     char buffer[65536];
     socklen_t length = sizeof from;
@@ -70,9 +77,9 @@ struct UdpPeer {
   }
 };
 
-const std::vector<std::string> kAllPrograms = {
-    "spoon2-echo/server",      "spoon2-echo/client",     "spoon2-echo/echo_server",
-    "spoon2-echo/echo_client", "spoon2-echo/udp_server", "spoon2-echo/udp_client"};
+const std::vector<std::string> kAllPrograms = {"spoon2-echo/server",      "spoon2-echo/client",
+                                               "spoon2-echo/echo_server", "spoon2-echo/echo_client",
+                                               "spoon2-echo/udp_server",  "spoon2-echo/udp_client"};
 
 }  // namespace
 
@@ -90,7 +97,7 @@ TEST_P(EveryProgram, HelpPrintsUsageToStdoutAndExitsZero) {
 
 TEST_P(EveryProgram, BadCommandLinesPrintOneErrorLineAndExitTwo) {
   const std::vector<std::vector<std::string>> bad = {
-      {"--bogus"}, {"--port"}, {"--port", "70000"}, {"--port", "abc"}, {"--port", "-1"},
+      {"--bogus"},    {"--port"}, {"--port", "70000"}, {"--port", "abc"}, {"--port", "-1"},
       {"--port=12x"}, {"stray"}};
   for (const auto& args : bad) {
     const auto result = harness::run(GetParam(), args);
@@ -126,7 +133,8 @@ TEST_F(Server, ThanksEachClientThenClosesTheConnection) {
 TEST_F(Server, LogsEachConnectionWithTheClientsRealAddressAndPort) {
   Child server("spoon2-echo/server", {"--port", "0", "--log", log.string()});
   auto client = connect_to(server.port());
-  const std::string expected = "Got connection from 127.0.0.1:" + std::to_string(client.local_port());
+  const std::string expected =
+      "Got connection from 127.0.0.1:" + std::to_string(client.local_port());
   EXPECT_TRUE(client.closed_by_peer());
   EXPECT_EQ(server.wait_for_line("Got connection"), expected);  // IPv4, not ::ffff:127.0.0.1
   EXPECT_EQ(read_file(log), expected + "\n");  // written and flushed before the thanks
@@ -152,7 +160,8 @@ TEST_F(Server, ServesManyClientsInARow) {
   EXPECT_EQ(server.wait(), 0);
   std::istringstream lines(read_file(log));
   int count = 0;
-  for (std::string line; std::getline(lines, line);) count += line.starts_with("Got connection");
+  for (std::string line; std::getline(lines, line);)
+    count += line.starts_with("Got connection");
   EXPECT_EQ(count, 50);
 }
 
@@ -228,10 +237,9 @@ TEST_F(Server, AnswersNetcatLikeAnyOtherClient) {
   if (std::system("command -v nc >/dev/null 2>&1") != 0)
     GTEST_FAIL() << "nc is missing: ./workshop test installs netcat-openbsd";
   Child server("spoon2-echo/server", {"--port", "0", "--log", log.string()});
-  const auto result = std::system(
-      ("nc -w 5 127.0.0.1 " + std::to_string(server.port()) + " </dev/null >" +
-       (dir / "nc.out").string())
-          .c_str());
+  const auto result = std::system(("nc -w 5 127.0.0.1 " + std::to_string(server.port()) +
+                                   " </dev/null >" + (dir / "nc.out").string())
+                                      .c_str());
   EXPECT_EQ(result, 0);
   EXPECT_EQ(read_file(dir / "nc.out"), "Thank you for connecting");
 }
@@ -253,7 +261,7 @@ struct Listener {
     getsockname(s.get(), reinterpret_cast<sockaddr*>(&bound), &length);
     port = net::port_of(bound);
   }
-  harness::Connection accept() {
+  [[nodiscard]] harness::Connection accept() const {
     EXPECT_TRUE(harness::wait_readable(s.get(), harness::Clock::now() + harness::kPatience));
     return harness::Connection(net::Socket{::accept(s.get(), nullptr, nullptr)});
   }
@@ -290,8 +298,8 @@ TEST(Client, RefusedConnectionExitsOneNamingHostAndPort) {
   for (const char* program : {"spoon2-echo/client", "spoon2-echo/echo_client"}) {
     const auto result = harness::run(program, {"--port", std::to_string(port)});
     EXPECT_EQ(result.exit_code, 1) << program;
-    EXPECT_EQ(result.err,
-              "error: cannot connect to 127.0.0.1:" + std::to_string(port) + ": Connection refused\n");
+    EXPECT_EQ(result.err, "error: cannot connect to 127.0.0.1:" + std::to_string(port) +
+                              ": Connection refused\n");
   }
 }
 
@@ -374,9 +382,9 @@ TEST(EchoServer, ServesIpv6AndExitsZeroOnSigterm) {
 }
 
 TEST(EchoClient, Moves100MiBThroughTheEchoServerUnchanged) {
-  Child server("spoon2-echo/echo_server", {"--port", "0"});
+  const std::string data = random_bytes(100u << 20, 2);  // before the clock of any time-out runs
+  Child server("spoon2-echo/echo_server", {"--port", "0", "--timeout", "60"});
   Child client("spoon2-echo/echo_client", {"--port", std::to_string(server.port())});
-  const std::string data = random_bytes(100u << 20, 2);
   client.write_stdin(data, 60s);  // reads the client's stdout meanwhile
   client.close_stdin();
   ASSERT_EQ(client.wait(60s), 0) << client.err();
@@ -402,7 +410,7 @@ TEST(EchoClient, HalfClosesSoTheServerSeesTheEndAndCanStillAnswer) {
 TEST(EchoClient, ServerClosingBeforeAllInputIsSentIsAnError) {
   Listener listener;
   Child client("spoon2-echo/echo_client", {"--port", std::to_string(listener.port)});
-  listener.accept();  // and close it at once; stdin stays open
+  { auto connection = listener.accept(); }  // closed at once; stdin stays open
   EXPECT_EQ(client.wait(), 1);
   EXPECT_TRUE(client.err().starts_with("error: ")) << client.err();
 }

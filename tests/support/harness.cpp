@@ -4,13 +4,13 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cerrno>
 #include <cstring>
 #include <regex>
@@ -57,7 +57,8 @@ Child::Child(std::string_view lesson_program, std::vector<std::string> args,
     throw std::runtime_error("pipe2 failed");
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(path.c_str()));
-  for (std::string& arg : args) argv.push_back(arg.data());
+  for (std::string& arg : args)
+    argv.push_back(arg.data());
   argv.push_back(nullptr);
 
   const pid_t parent = getpid();
@@ -68,7 +69,7 @@ Child::Child(std::string_view lesson_program, std::vector<std::string> args,
     // test must never leave a server running that holds CTest's pipes open.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);  // the parent died before prctl
-    ::signal(SIGPIPE, SIG_DFL);  // the program must protect itself, as the contract says
+    ::signal(SIGPIPE, SIG_DFL);           // the program must protect itself, as the contract says
     dup2(in[0], STDIN_FILENO);
     dup2(out[1], STDOUT_FILENO);
     dup2(err[1], STDERR_FILENO);
@@ -93,7 +94,8 @@ Child::~Child() {
     int status = 0;
     waitpid(pid_, &status, 0);
   }
-  for (int* fd : {&stdin_fd_, &stdout_fd_, &stderr_fd_, &pidfd_}) close_fd(*fd);
+  for (int* fd : {&stdin_fd_, &stdout_fd_, &stderr_fd_, &pidfd_})
+    close_fd(*fd);
 }
 
 bool Child::pump(Clock::time_point deadline) {
@@ -142,7 +144,7 @@ std::optional<std::string> Child::wait_for_line(std::string_view text,
                                                 std::chrono::milliseconds patience) {
   const auto deadline = Clock::now() + patience;
   while (auto line = read_line(std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::max(deadline - Clock::now(), Clock::duration::zero())))) {
+             std::max(deadline - Clock::now(), Clock::duration::zero())))) {
     if (line->find(text) != std::string::npos) return line;
   }
   return std::nullopt;
@@ -152,7 +154,7 @@ std::uint16_t Child::port() {
   static const std::regex port_line(R"(\bport (\d+)\b)");
   const auto deadline = Clock::now() + kPatience;
   while (auto line = read_line(std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::max(deadline - Clock::now(), Clock::duration::zero())))) {
+             std::max(deadline - Clock::now(), Clock::duration::zero())))) {
     std::smatch match;
     if (std::regex_search(*line, match, port_line)) {
       const int port = std::stoi(match[1]);
@@ -174,7 +176,9 @@ void Child::write_stdin(std::string_view data, std::chrono::milliseconds patienc
   pending_stdin_ = {};
 }
 
-void Child::close_stdin() { close_fd(stdin_fd_); }
+void Child::close_stdin() {
+  close_fd(stdin_fd_);
+}
 
 void Child::signal(int signal_number) {
   if (!status_) kill(pid_, signal_number);
@@ -285,7 +289,9 @@ bool Connection::closed_by_peer(std::chrono::milliseconds patience) {
   return receive_until_close(patience).has_value();
 }
 
-void Connection::shutdown_write() { ::shutdown(socket_.get(), SHUT_WR); }
+void Connection::shutdown_write() {
+  ::shutdown(socket_.get(), SHUT_WR);
+}
 
 void Connection::reset() {
   const linger abort_on_close{1, 0};

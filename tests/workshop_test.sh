@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The front door, held to the contract's "workshop script" section: run from
+# the repository root by CTest (label workshop), in the default build tree.
+set -uo pipefail
+failures=0
+check() {  # check DESCRIPTION EXPECTED_EXIT COMMAND... ; output in $output
+  local description="$1" expected="$2"
+  shift 2
+  output="$("$@" 2>&1)"
+  local code=$?
+  if [ "$code" -ne "$expected" ]; then
+    printf 'FAIL: %s: exit %s, expected %s\n%s\n' "$description" "$code" "$expected" "$output"
+    failures=$((failures + 1))
+  fi
+}
+contains() {  # contains DESCRIPTION TEXT: was TEXT in the last output?
+  if ! grep -qF -- "$2" <<<"$output"; then
+    printf 'FAIL: %s: no "%s" in:\n%s\n' "$1" "$2" "$output"
+    failures=$((failures + 1))
+  fi
+}
+
+check "--help" 0 ./workshop --help
+contains "--help names every verb" "./workshop tour"
+check "an unknown verb" 2 ./workshop no-such-verb
+contains "an unknown verb" "error: unknown verb 'no-such-verb'"
+check "run without a program" 2 ./workshop run
+check "run of a program that does not exist" 2 ./workshop run spoon2-echo/nothing
+contains "run of a program that does not exist" "error: no program 'spoon2-echo/nothing'"
+check "run passes its arguments on" 0 ./workshop run spoon2-echo/server --help
+contains "run passes its arguments on" "usage: server"
+check "run passes the exit code back" 2 ./workshop run spoon2-echo/client --port 99999
+
+check "the tour" 0 ./workshop tour
+contains "the tour starts the first server" "socket is listening on port"
+contains "the tour shows the thanks" "client  | Thank you for connecting"
+contains "the tour shows the log file" "file.txt| Got connection from 127.0.0.1:"
+contains "the tour shows IPv6" "Got connection from [::1]:"
+contains "the tour echoes" "client  | There is no EOT on a socket: the end is a close."
+contains "the tour shows UDP" "client  | another one"
+contains "the tour stops its servers" "udp echo server stopped"
+
+BENCH_ECHO_MIB=1 check "a small bench" 0 ./workshop bench echo
+contains "the bench prints a table" "|          1 |"
+check "an unknown bench" 2 ./workshop bench nothing
+
+[ "$failures" -eq 0 ] && echo "workshop: all checks passed"
+exit "$((failures > 0))"
