@@ -1,4 +1,5 @@
-// common/cli.hpp — the command line every program shares, and its errors.
+// common/cli.hpp — what every program shares with its user: the command line,
+// the error lines, and the way a peer's address is written.
 //
 // The contract: --help prints the usage and exits 0; a bad command line prints
 // one "error: ..." line and a hint on stderr and exits 2, before anything is
@@ -17,6 +18,32 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+namespace net {
+
+// A peer as the contract writes it: IP:PORT for IPv4 (also an IPv4 client
+// reaching an IPv6 dual-stack socket as ::ffff:a.b.c.d), [IP]:PORT for IPv6.
+inline std::string to_string(const sockaddr_storage& address) {
+  char host[NI_MAXHOST] = "?";
+  char port[NI_MAXSERV] = "?";
+  const socklen_t length =
+      address.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  getnameinfo(reinterpret_cast<const sockaddr*>(&address), length, host, sizeof host, port,
+              sizeof port, NI_NUMERICHOST | NI_NUMERICSERV);
+  std::string ip = host;
+  if (ip.starts_with("::ffff:") && ip.find('.') != std::string::npos) ip.erase(0, 7);
+  return ip.find(':') == std::string::npos ? fmt::format("{}:{}", ip, port)
+                                           : fmt::format("[{}]:{}", ip, port);
+}
+
+// The port in an address, IPv4 or IPv6 (network byte order turned to ours).
+inline std::uint16_t port_of(const sockaddr_storage& address) {
+  if (address.ss_family == AF_INET6)
+    return ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port);
+  return ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port);
+}
+
+}  // namespace net
 
 namespace cli {
 

@@ -6,14 +6,16 @@
 #pragma once
 
 #ifdef _WIN32
-#ifndef NOMINMAX
 #define NOMINMAX  // keep <windows.h> from defining min and max as macros
-#endif
 #include <fcntl.h>
 #include <io.h>
-#include <windows.h>
 #include <winsock2.h>
 #include <ws2tcpip.h>
+// Winsock spells shutdown's "how" SD_*, and calls poll WSAPoll.
+inline constexpr int SHUT_RD = SD_RECEIVE, SHUT_WR = SD_SEND, SHUT_RDWR = SD_BOTH;
+inline int poll(pollfd* fds, unsigned long n, int timeout_ms) {
+  return WSAPoll(fds, n, timeout_ms);
+}
 #else
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -30,72 +32,43 @@
 #include <fmt/core.h>
 
 #include <atomic>
-#include <cstdint>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <utility>
-
-#ifdef _WIN32
-// Winsock spells shutdown's "how" SD_*, and names poll WSAPoll.
-inline constexpr int SHUT_RD = SD_RECEIVE;
-inline constexpr int SHUT_WR = SD_SEND;
-inline constexpr int SHUT_RDWR = SD_BOTH;
-inline int poll(pollfd* fds, unsigned long count, int timeout_ms) {
-  return WSAPoll(fds, count, timeout_ms);
-}
-#endif
 
 namespace net {
 
 #ifdef _WIN32
 using socket_t = SOCKET;  // a handle, not a small int: never compare it with -1
 inline constexpr socket_t invalid_socket = INVALID_SOCKET;
-inline int close_socket(socket_t s) {
-  return closesocket(s);
-}
-inline int last_error() {
-  return WSAGetLastError();
-}
-inline void set_last_error(int code) {
-  WSASetLastError(code);
-}
-inline bool is_timeout(int code) {
-  return code == WSAETIMEDOUT || code == WSAEWOULDBLOCK;
-}
-// Windows' SO_REUSEADDR lets another program steal a port in use; the safe
-// choice there is SO_EXCLUSIVEADDRUSE (Windows restarts quickly without help).
+inline int close_socket(socket_t s) { return closesocket(s); }
+inline int last_error() { return WSAGetLastError(); }
+inline void set_last_error(int code) { WSASetLastError(code); }
+inline bool is_timeout(int code) { return code == WSAETIMEDOUT || code == WSAEWOULDBLOCK; }
+// Windows' SO_REUSEADDR would let another program steal a port in use; the safe
+// choice there is SO_EXCLUSIVEADDRUSE (and Windows rebinds quickly without help).
 inline constexpr int reuse_address = SO_EXCLUSIVEADDRUSE;
 inline std::string error_text(int code = last_error()) {
   char text[256] = {};
   FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr,
                  static_cast<DWORD>(code), 0, text, sizeof text, nullptr);
   std::string result = text[0] != '\0' ? text : fmt::format("error {}", code);
-  while (!result.empty() && (result.back() == '\n' || result.back() == '\r' ||
-                             result.back() == '.' || result.back() == ' '))
+  while (!result.empty() && (result.back() == '.' || std::isspace(result.back())))
     result.pop_back();
   return result;
 }
 #else
 using socket_t = int;  // a file descriptor
 inline constexpr socket_t invalid_socket = -1;
-inline int close_socket(socket_t s) {
-  return ::close(s);
-}
-inline int last_error() {
-  return errno;
-}
-inline void set_last_error(int code) {
-  errno = code;
-}
-inline bool is_timeout(int code) {
-  return code == EAGAIN || code == EWOULDBLOCK;
-}
+inline int close_socket(socket_t s) { return ::close(s); }
+inline int last_error() { return errno; }
+inline void set_last_error(int code) { errno = code; }
+inline bool is_timeout(int code) { return code == EAGAIN || code == EWOULDBLOCK; }
 // Lets a restarted server bind its port while old connections sit in TIME_WAIT.
 inline constexpr int reuse_address = SO_REUSEADDR;
-inline std::string error_text(int code = last_error()) {
-  return std::strerror(code);
-}
+inline std::string error_text(int code = last_error()) { return std::strerror(code); }
 #endif
 
 // What every program does first: start Winsock (nothing to start on POSIX),
@@ -138,25 +111,20 @@ class Socket {
   explicit Socket(socket_t handle) : handle_(handle) {}
   Socket(Socket&& other) noexcept : handle_(std::exchange(other.handle_, invalid_socket)) {}
   Socket& operator=(Socket&& other) noexcept {
-    if (this != &other) {
-      reset();
-      handle_ = std::exchange(other.handle_, invalid_socket);
-    }
+    if (this != &other) reset(std::exchange(other.handle_, invalid_socket));
     return *this;
   }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
   ~Socket() { reset(); }
-
   [[nodiscard]] socket_t get() const { return handle_; }
   explicit operator bool() const { return handle_ != invalid_socket; }
-  void reset() {
-    if (handle_ == invalid_socket) return;
-    const int saved = last_error();  // keep the error a caller is about to report
-    ::shutdown(handle_, SHUT_RDWR);  // fails harmlessly on listening and UDP sockets
-    close_socket(handle_);
-    handle_ = invalid_socket;
-    set_last_error(saved);
+  void reset(socket_t handle = invalid_socket) {
+    if (handle_ != invalid_socket) {
+      const int saved = last_error();  // keep the error a caller is about to report
+      ::shutdown(handle_, SHUT_RDWR);  // fails harmlessly on listening and UDP sockets
+      close_socket(handle_);
+      set_last_error(saved);
+    }
+    handle_ = handle;
   }
 
  private:
@@ -167,53 +135,26 @@ class Socket {
 // takes a timeval, Windows milliseconds). Returns 0, or -1 like the calls it makes.
 inline int set_timeouts(socket_t s, double seconds) {
 #ifdef _WIN32
-  const DWORD value = static_cast<DWORD>(seconds * 1000);
+  const auto value = static_cast<DWORD>(seconds * 1000);
 #else
-  timeval value{};
-  value.tv_sec = static_cast<time_t>(seconds);
-  value.tv_usec = static_cast<suseconds_t>((seconds - static_cast<double>(value.tv_sec)) * 1e6);
+  const auto microseconds = static_cast<long long>(seconds * 1e6);
+  const timeval value{static_cast<time_t>(microseconds / 1000000),
+                      static_cast<suseconds_t>(microseconds % 1000000)};
 #endif
   const auto* option = reinterpret_cast<const char*>(&value);
   if (setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, option, sizeof value) != 0) return -1;
   return setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, option, sizeof value);
 }
 
-// A peer as the contract writes it: IP:PORT for IPv4 (also an IPv4 client
-// reaching an IPv6 dual-stack socket as ::ffff:a.b.c.d), [IP]:PORT for IPv6.
-inline std::string to_string(const sockaddr_storage& address) {
-  char host[NI_MAXHOST] = "?";
-  char port[NI_MAXSERV] = "?";
-  const socklen_t length =
-      address.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-  getnameinfo(reinterpret_cast<const sockaddr*>(&address), length, host, sizeof host, port,
-              sizeof port, NI_NUMERICHOST | NI_NUMERICSERV);
-  std::string ip = host;
-  if (ip.starts_with("::ffff:") && ip.find('.') != std::string::npos) ip.erase(0, 7);
-  return ip.find(':') == std::string::npos ? fmt::format("{}:{}", ip, port)
-                                           : fmt::format("[{}]:{}", ip, port);
-}
-
-inline std::uint16_t port_of(const sockaddr_storage& address) {
-  if (address.ss_family == AF_INET6)
-    return ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port);
-  return ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port);
-}
-
 // Ctrl-C (SIGINT) or SIGTERM asks a server to stop. The handler raises a flag
 // and shuts the listening socket down, which wakes a blocked accept() or
 // recvfrom(); the server's loop sees the flag and ends, running every cleanup.
+// A server serving one client at a time names it with wake_on_stop(), so that
+// a stop wakes that client's recv() too.
 inline std::atomic<bool> stop_flag{false};
-inline std::atomic<socket_t> stop_socket{invalid_socket};
-inline std::atomic<socket_t> stop_client{invalid_socket};
-inline bool stop_requested() {
-  return stop_flag.load();
-}
-// A server that serves one client at a time names it here, so that a stop
-// wakes that client's recv() too; invalid_socket when it is done with it.
-inline void wake_on_stop(socket_t client_socket) {
-  stop_client = client_socket;
-}
-
+inline std::atomic<socket_t> stop_socket{invalid_socket}, stop_client{invalid_socket};
+inline bool stop_requested() { return stop_flag.load(); }
+inline void wake_on_stop(socket_t client_socket) { stop_client = client_socket; }
 #ifdef _WIN32
 inline BOOL WINAPI on_stop_event(DWORD) {  // runs on a thread of its own
   stop_flag = true;
@@ -236,9 +177,7 @@ extern "C" inline void on_stop_signal(int /*signal*/) {
 inline void stop_on_signal(socket_t listen_socket) {
   stop_socket = listen_socket;
   struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = 0;  // no SA_RESTART: a blocked call returns with EINTR
+  action.sa_handler = on_stop_signal;  // no SA_RESTART: a blocked call returns EINTR
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 }

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <csignal>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <regex>
 #include <stdexcept>
@@ -176,9 +176,7 @@ void Child::write_stdin(std::string_view data, std::chrono::milliseconds patienc
   pending_stdin_ = {};
 }
 
-void Child::close_stdin() {
-  close_fd(stdin_fd_);
-}
+void Child::close_stdin() { close_fd(stdin_fd_); }
 
 void Child::signal(int signal_number) {
   if (!status_) kill(pid_, signal_number);
@@ -289,9 +287,7 @@ bool Connection::closed_by_peer(std::chrono::milliseconds patience) {
   return receive_until_close(patience).has_value();
 }
 
-void Connection::shutdown_write() {
-  ::shutdown(socket_.get(), SHUT_WR);
-}
+void Connection::shutdown_write() { ::shutdown(socket_.get(), SHUT_WR); }
 
 void Connection::reset() {
   const linger abort_on_close{1, 0};

@@ -6,6 +6,7 @@
 // exit) with a deadline; nothing sleeps. A child never outlives its test.
 #pragma once
 
+#include "common/cli.hpp"
 #include "common/net.hpp"
 
 #include <sys/types.h>
