@@ -18,6 +18,7 @@ inline int poll(pollfd* fds, unsigned long n, int timeout_ms) {
 }
 #else
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -47,6 +48,11 @@ inline int close_socket(socket_t s) { return closesocket(s); }
 inline int last_error() { return WSAGetLastError(); }
 inline void set_last_error(int code) { WSASetLastError(code); }
 inline bool is_timeout(int code) { return code == WSAETIMEDOUT || code == WSAEWOULDBLOCK; }
+inline bool would_block(int code) { return code == WSAEWOULDBLOCK; }
+inline int set_nonblocking(socket_t s) {
+  u_long on = 1;
+  return ioctlsocket(s, FIONBIO, &on);
+}
 // Windows' SO_REUSEADDR would let another program steal a port in use; the safe
 // choice there is SO_EXCLUSIVEADDRUSE (and Windows rebinds quickly without help).
 inline constexpr int reuse_address = SO_EXCLUSIVEADDRUSE;
@@ -66,6 +72,9 @@ inline int close_socket(socket_t s) { return ::close(s); }
 inline int last_error() { return errno; }
 inline void set_last_error(int code) { errno = code; }
 inline bool is_timeout(int code) { return code == EAGAIN || code == EWOULDBLOCK; }
+// A non-blocking socket's call that would have had to wait fails with this.
+inline bool would_block(int code) { return code == EAGAIN || code == EWOULDBLOCK; }
+inline int set_nonblocking(socket_t s) { return fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK); }
 // Lets a restarted server bind its port while old connections sit in TIME_WAIT.
 inline constexpr int reuse_address = SO_REUSEADDR;
 inline std::string error_text(int code = last_error()) { return std::strerror(code); }
@@ -146,11 +155,12 @@ inline int set_timeouts(socket_t s, double seconds) {
   return setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, option, sizeof value);
 }
 
-// Ctrl-C (SIGINT) or SIGTERM asks a server to stop. The handler raises a flag
-// and shuts the listening socket down, which wakes a blocked accept() or
-// recvfrom(); the server's loop sees the flag and ends, running every cleanup.
-// A server serving one client at a time names it with wake_on_stop(), so that
-// a stop wakes that client's recv() too.
+// Ctrl-C (SIGINT) or SIGTERM asks a program to stop. The handler raises a flag
+// and shuts down the reading side of the socket it was given, which wakes a
+// blocked accept(), recv() or recvfrom(); the loop sees the flag and ends,
+// running every cleanup. The writing side stays open for a last word (the IRC
+// bot's QUIT). A server serving one client at a time also names that client
+// with wake_on_stop(), so that a stop wakes its recv() too.
 inline std::atomic<bool> stop_flag{false};
 inline std::atomic<socket_t> stop_socket{invalid_socket}, stop_client{invalid_socket};
 inline bool stop_requested() { return stop_flag.load(); }
@@ -159,23 +169,23 @@ inline void wake_on_stop(socket_t client_socket) { stop_client = client_socket; 
 inline BOOL WINAPI on_stop_event(DWORD) {  // runs on a thread of its own
   stop_flag = true;
   closesocket(stop_socket.exchange(invalid_socket));  // Winsock wakes accept() only on close
-  shutdown(stop_client.load(), SD_BOTH);
+  shutdown(stop_client.load(), SD_RECEIVE);
   return TRUE;
 }
-inline void stop_on_signal(socket_t listen_socket) {
-  stop_socket = listen_socket;
+inline void stop_on_signal(socket_t s) {
+  stop_socket = s;
   SetConsoleCtrlHandler(on_stop_event, TRUE);
 }
 #else
 extern "C" inline void on_stop_signal(int /*signal*/) {
   const int saved = errno;
   stop_flag = true;
-  ::shutdown(stop_socket.load(), SHUT_RDWR);  // async-signal-safe, unlike almost everything
-  ::shutdown(stop_client.load(), SHUT_RDWR);
+  ::shutdown(stop_socket.load(), SHUT_RD);  // async-signal-safe, unlike almost everything
+  ::shutdown(stop_client.load(), SHUT_RD);
   errno = saved;
 }
-inline void stop_on_signal(socket_t listen_socket) {
-  stop_socket = listen_socket;
+inline void stop_on_signal(socket_t s) {
+  stop_socket = s;
   struct sigaction action {};
   action.sa_handler = on_stop_signal;  // no SA_RESTART: a blocked call returns EINTR
   sigaction(SIGINT, &action, nullptr);
