@@ -37,6 +37,7 @@ inline int poll(pollfd* fds, unsigned long n, int timeout_ms) {
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <utility>
 
 namespace net {
@@ -89,6 +90,8 @@ struct Startup {
     WSADATA data{};
     if (WSAStartup(MAKEWORD(2, 2), &data) != 0) std::exit(1);
     std::setvbuf(stdout, nullptr, _IONBF, 0);  // Windows has no line buffering
+    _setmode(_fileno(stdout), _O_BINARY);      // "\n", not "\r\n": the same bytes everywhere
+    _setmode(_fileno(stderr), _O_BINARY);
 #else
     std::signal(SIGPIPE, SIG_IGN);
     std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);
@@ -103,11 +106,10 @@ struct Startup {
   Startup& operator=(const Startup&) = delete;
 };
 
-// Bytes through stdin and stdout unchanged (Windows would turn \n into \r\n).
+// Bytes from stdin unchanged (Windows would turn \r\n into \n).
 inline void binary_stdio() {
 #ifdef _WIN32
   _setmode(_fileno(stdin), _O_BINARY);
-  _setmode(_fileno(stdout), _O_BINARY);
 #endif
 }
 
@@ -166,15 +168,26 @@ inline std::atomic<socket_t> stop_socket{invalid_socket}, stop_client{invalid_so
 inline bool stop_requested() { return stop_flag.load(); }
 inline void wake_on_stop(socket_t client_socket) { stop_client = client_socket; }
 #ifdef _WIN32
+// Winsock wakes a blocked accept() or recv() only by closing its socket (a
+// shutdown does not), so there is no last word on Windows; the owner's own
+// close later fails harmlessly.
 inline BOOL WINAPI on_stop_event(DWORD) {  // runs on a thread of its own
   stop_flag = true;
-  closesocket(stop_socket.exchange(invalid_socket));  // Winsock wakes accept() only on close
-  shutdown(stop_client.load(), SD_RECEIVE);
+  closesocket(stop_socket.exchange(invalid_socket));
+  closesocket(stop_client.exchange(invalid_socket));
   return TRUE;
 }
+// Windows has no SIGTERM. A console's Ctrl-C or Ctrl-Break stops a program;
+// a program with no console to press them in (a test, a service manager)
+// sets the named event "spoon-stop-PID" instead, and a thread waits for it.
 inline void stop_on_signal(socket_t s) {
   stop_socket = s;
   SetConsoleCtrlHandler(on_stop_event, TRUE);
+  const std::string name = fmt::format("spoon-stop-{}", GetCurrentProcessId());
+  HANDLE stop_event = CreateEventA(nullptr, TRUE, FALSE, name.c_str());
+  std::thread([stop_event] {
+    if (WaitForSingleObject(stop_event, INFINITE) == WAIT_OBJECT_0) on_stop_event(CTRL_BREAK_EVENT);
+  }).detach();
 }
 #else
 extern "C" inline void on_stop_signal(int /*signal*/) {

@@ -35,10 +35,10 @@ std::pair<net::Socket, net::Socket> connected_pair(int family = AF_INET) {
   return {std::move(client), std::move(server)};
 }
 
-ssize_t receive(const net::Socket& s, std::string& into) {
+long receive(const net::Socket& s, std::string& into) {
   EXPECT_TRUE(harness::wait_readable(s.get(), harness::Clock::now() + harness::kPatience));
   char buffer[1024];
-  const ssize_t n = ::recv(s.get(), buffer, sizeof buffer, 0);
+  const auto n = ::recv(s.get(), buffer, static_cast<int>(sizeof buffer), 0);
   into.assign(buffer, n > 0 ? static_cast<std::size_t>(n) : 0);
   return n;
 }
@@ -67,13 +67,19 @@ TEST(Facts, SendingToAClosedPeerFailsWithAnErrorAndNoSignal) {
   server.reset();
   std::string data;
   ASSERT_EQ(receive(client, data), 0);
-  ssize_t sent = 0;
+  long sent = 0;
   int attempts = 0;
   while ((sent = ::send(client.get(), "x", 1, 0)) > 0 && ++attempts < 1000) {
     harness::wait_readable(client.get(), harness::Clock::now() + harness::kPatience);
   }
   EXPECT_EQ(sent, -1);
-  EXPECT_TRUE(errno == EPIPE || errno == ECONNRESET) << std::strerror(errno);
+  const int error = net::last_error();
+#ifdef _WIN32
+  EXPECT_TRUE(error == WSAECONNRESET || error == WSAECONNABORTED || error == WSAESHUTDOWN)
+      << net::error_text(error);
+#else
+  EXPECT_TRUE(error == EPIPE || error == ECONNRESET) << net::error_text(error);
+#endif
 }
 
 // Fact: "There is no EOT on a socket." Two sends may arrive as one recv (and
@@ -124,7 +130,9 @@ TEST(Facts, ADualStackIpv6SocketAcceptsAnIpv4Client) {
   net::Socket listener{::socket(AF_INET6, SOCK_STREAM, 0)};
   if (!listener) GTEST_SKIP() << "no IPv6 here";
   const int off = 0;
-  ASSERT_EQ(::setsockopt(listener.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off), 0);
+  ASSERT_EQ(::setsockopt(listener.get(), IPPROTO_IPV6, IPV6_V6ONLY,
+                         reinterpret_cast<const char*>(&off), sizeof off),
+            0);
   sockaddr_in6 any{};
   any.sin6_family = AF_INET6;
   any.sin6_addr = in6addr_any;

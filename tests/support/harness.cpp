@@ -1,13 +1,21 @@
-// tests/support/harness.cpp — child processes and connections for the tests (POSIX).
+// tests/support/harness.cpp — child processes and connections for the tests.
+//
+// A child's stdout and stderr are drained by a thread each, and a third waits
+// for its exit; the test's thread waits on a condition variable for what it
+// needs (a line, the exit) with a deadline. The same code runs on POSIX and
+// on Windows; only starting, signalling and killing a process differ.
 #include "tests/support/harness.hpp"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <poll.h>
+
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <fcntl.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -23,28 +31,158 @@
 namespace harness {
 namespace {
 
+// The test process makes socket calls too: Winsock must be started, and a
+// peer that vanishes must not kill the test with SIGPIPE.
+const net::Startup startup_for_the_tests;
+
 int remaining_ms(Clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
   return static_cast<int>(std::max<std::int64_t>(0, left.count()));
 }
 
-void close_fd(int& fd) {
-  if (fd >= 0) ::close(fd);
-  fd = -1;
+bool is_reset(int code) {
+#ifdef _WIN32
+  return code == WSAECONNRESET || code == WSAECONNABORTED;
+#else
+  return code == ECONNRESET;
+#endif
 }
 
-// Child-side exit status as the tests see it: the code, or 128+signal like a shell.
-int decode_status(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
+#ifdef _WIN32
+// Windows wants one command line, each argument quoted where it has spaces.
+std::string quote(const std::string& arg) {
+  if (!arg.empty() && arg.find_first_of(" \t\"") == std::string::npos) return arg;
+  std::string quoted(1, '"');
+  for (const char c : arg) {
+    if (c == '"') quoted.push_back('\\');
+    quoted.push_back(c);
+  }
+  quoted.push_back('"');
+  return quoted;
 }
+#endif
 
 }  // namespace
 
 std::string program_path(std::string_view lesson_program) {
+#ifdef _WIN32
+  return std::string(SPOON_BUILD_DIR) + "/" + std::string(lesson_program) + ".exe";
+#else
   return std::string(SPOON_BUILD_DIR) + "/" + std::string(lesson_program);
+#endif
 }
+
+#ifdef _WIN32
+
+Child::Child(std::string_view lesson_program, std::vector<std::string> args,
+             const std::string& working_directory) {
+  SECURITY_ATTRIBUTES inherit{sizeof(SECURITY_ATTRIBUTES), nullptr, TRUE};
+  HANDLE child_in = nullptr;
+  HANDLE child_out = nullptr;
+  HANDLE child_err = nullptr;
+  if (!CreatePipe(&child_in, &stdin_pipe_, &inherit, 0) ||
+      !CreatePipe(&stdout_pipe_, &child_out, &inherit, 0) ||
+      !CreatePipe(&stderr_pipe_, &child_err, &inherit, 0))
+    throw std::runtime_error("CreatePipe failed");
+  for (HANDLE ours : {stdin_pipe_, stdout_pipe_, stderr_pipe_})
+    SetHandleInformation(ours, HANDLE_FLAG_INHERIT, 0);  // the child gets its ends only
+
+  std::string command_line = quote(program_path(lesson_program));
+  for (const std::string& arg : args)
+    command_line.append(" ").append(quote(arg));
+  STARTUPINFOA startup{};
+  startup.cb = sizeof startup;
+  startup.dwFlags = STARTF_USESTDHANDLES;
+  startup.hStdInput = child_in;
+  startup.hStdOutput = child_out;
+  startup.hStdError = child_err;
+  // A job object that kills the child when the test process dies, whatever
+  // kills it: a crashed test must never leave a server running.
+  job_ = CreateJobObjectA(nullptr, nullptr);
+  JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits{};
+  limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+  SetInformationJobObject(job_, JobObjectExtendedLimitInformation, &limits, sizeof limits);
+  PROCESS_INFORMATION process{};
+  if (!CreateProcessA(nullptr, command_line.data(), nullptr, nullptr, TRUE, CREATE_SUSPENDED,
+                      nullptr, working_directory.empty() ? nullptr : working_directory.c_str(),
+                      &startup, &process))
+    throw std::runtime_error("CreateProcess failed: " + command_line);
+  AssignProcessToJobObject(job_, process.hProcess);
+  ResumeThread(process.hThread);
+  CloseHandle(process.hThread);
+  for (HANDLE theirs : {child_in, child_out, child_err})
+    CloseHandle(theirs);
+  process_ = process.hProcess;
+  pid_ = process.dwProcessId;
+  stdin_open_ = true;
+  out_reader_ = std::thread([this] { drain(stdout_pipe_, out_, out_open_); });
+  err_reader_ = std::thread([this] { drain(stderr_pipe_, err_, err_open_); });
+  exit_watcher_ = std::thread([this] { watch_exit(); });
+}
+
+void Child::drain(pipe_t pipe, std::string& into, bool& open) {
+  char buffer[65536];
+  DWORD n = 0;
+  while (ReadFile(pipe, buffer, sizeof buffer, &n, nullptr) && n > 0) {
+    const std::lock_guard lock(mutex_);
+    into.append(buffer, n);
+    changed_.notify_all();
+  }
+  const std::lock_guard lock(mutex_);
+  open = false;
+  changed_.notify_all();
+}
+
+void Child::watch_exit() {
+  WaitForSingleObject(process_, INFINITE);
+  DWORD code = 0;
+  GetExitCodeProcess(process_, &code);
+  const std::lock_guard lock(mutex_);
+  status_ = static_cast<int>(code);
+  changed_.notify_all();
+}
+
+void Child::kill_now() { TerminateProcess(process_, 137); }
+
+// What SIGINT and SIGTERM are on POSIX: the named event net::stop_on_signal
+// waits for (a console's Ctrl-Break would need a console shared with the child).
+void Child::signal(int /*signal_number*/) {
+  const std::string name = "spoon-stop-" + std::to_string(pid_);
+  HANDLE stop_event = OpenEventA(EVENT_MODIFY_STATE, FALSE, name.c_str());
+  if (stop_event == nullptr) {
+    ADD_FAILURE() << "no event " << name << ": does the program call net::stop_on_signal?";
+    return;
+  }
+  SetEvent(stop_event);
+  CloseHandle(stop_event);
+}
+
+void Child::write_stdin(std::string_view data, std::chrono::milliseconds /*patience*/) {
+  while (!data.empty() && stdin_open_) {
+    DWORD written = 0;
+    const auto size = static_cast<DWORD>(std::min<std::size_t>(data.size(), 1 << 16));
+    if (!WriteFile(stdin_pipe_, data.data(), size, &written, nullptr)) break;
+    data.remove_prefix(written);
+  }
+}
+
+void Child::close_stdin() {
+  if (stdin_open_) CloseHandle(stdin_pipe_);
+  stdin_open_ = false;
+}
+
+Child::~Child() {
+  if (running()) kill_now();
+  close_stdin();
+  for (std::thread* t : {&out_reader_, &err_reader_, &exit_watcher_})
+    if (t->joinable()) t->join();
+  CloseHandle(stdout_pipe_);
+  CloseHandle(stderr_pipe_);
+  CloseHandle(process_);
+  CloseHandle(job_);
+}
+
+#else  // POSIX
 
 Child::Child(std::string_view lesson_program, std::vector<std::string> args,
              const std::string& working_directory) {
@@ -80,71 +218,89 @@ Child::Child(std::string_view lesson_program, std::vector<std::string> args,
   ::close(in[0]);
   ::close(out[1]);
   ::close(err[1]);
-  stdin_fd_ = in[1];
-  stdout_fd_ = out[0];
-  stderr_fd_ = err[0];
-  for (const int fd : {stdin_fd_, stdout_fd_, stderr_fd_})
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-  pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));  // readable once the child exits
+  stdin_pipe_ = in[1];
+  stdout_pipe_ = out[0];
+  stderr_pipe_ = err[0];
+  stdin_open_ = true;
+  out_reader_ = std::thread([this] { drain(stdout_pipe_, out_, out_open_); });
+  err_reader_ = std::thread([this] { drain(stderr_pipe_, err_, err_open_); });
+  exit_watcher_ = std::thread([this] { watch_exit(); });
+}
+
+void Child::drain(pipe_t pipe, std::string& into, bool& open) {
+  char buffer[65536];
+  ssize_t n = 0;
+  while ((n = ::read(pipe, buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR)) {
+    if (n < 0) continue;
+    const std::lock_guard lock(mutex_);
+    into.append(buffer, static_cast<std::size_t>(n));
+    changed_.notify_all();
+  }
+  const std::lock_guard lock(mutex_);
+  open = false;
+  changed_.notify_all();
+}
+
+void Child::watch_exit() {
+  int status = 0;
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  const std::lock_guard lock(mutex_);
+  // The exit code, or 128+signal like a shell.
+  status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  changed_.notify_all();
+}
+
+void Child::kill_now() { ::kill(pid_, SIGKILL); }
+
+void Child::signal(int signal_number) {
+  const std::lock_guard lock(mutex_);
+  if (!status_) ::kill(pid_, signal_number);  // not yet reaped: the pid is still its own
+}
+
+void Child::write_stdin(std::string_view data, std::chrono::milliseconds /*patience*/) {
+  while (!data.empty() && stdin_open_) {
+    const ssize_t n = ::write(stdin_pipe_, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // the child closed its stdin or died
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+void Child::close_stdin() {
+  if (stdin_open_) ::close(stdin_pipe_);
+  stdin_open_ = false;
 }
 
 Child::~Child() {
-  if (!status_ && pid_ > 0) {
-    kill(pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-  }
-  for (int* fd : {&stdin_fd_, &stdout_fd_, &stderr_fd_, &pidfd_})
-    close_fd(*fd);
+  if (running()) kill_now();
+  close_stdin();
+  for (std::thread* t : {&out_reader_, &err_reader_, &exit_watcher_})
+    if (t->joinable()) t->join();
+  ::close(stdout_pipe_);
+  ::close(stderr_pipe_);
 }
 
-bool Child::pump(Clock::time_point deadline) {
-  pollfd fds[4] = {{stdout_fd_, POLLIN, 0},
-                   {stderr_fd_, POLLIN, 0},
-                   {pending_stdin_.empty() ? -1 : stdin_fd_, POLLOUT, 0},
-                   {status_ ? -1 : pidfd_, POLLIN, 0}};
-  const int ready = ::poll(fds, 4, remaining_ms(deadline));
-  if (ready < 0 && errno != EINTR) throw std::runtime_error("poll failed");
-  if (ready <= 0) return Clock::now() < deadline;
-  char buffer[65536];
-  for (int i = 0; i < 2; ++i) {
-    int& fd = i == 0 ? stdout_fd_ : stderr_fd_;
-    if (fd < 0 || fds[i].revents == 0) continue;
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n > 0) (i == 0 ? out_ : err_).append(buffer, static_cast<std::size_t>(n));
-    if (n == 0) close_fd(fd);
-  }
-  if (fds[2].revents != 0) {
-    const ssize_t n = ::write(stdin_fd_, pending_stdin_.data(), pending_stdin_.size());
-    if (n > 0) pending_stdin_.remove_prefix(static_cast<std::size_t>(n));
-    if (n < 0 && errno != EAGAIN) pending_stdin_ = {};  // the child closed its stdin
-  }
-  if (fds[3].revents != 0 && !status_) {
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) status_ = decode_status(status);
-  }
-  return true;
-}
+#endif
 
 std::optional<std::string> Child::read_line(std::chrono::milliseconds patience) {
-  const auto deadline = Clock::now() + patience;
-  while (true) {
-    const std::size_t end = out_.find('\n', out_read_);
-    if (end != std::string::npos) {
-      std::string line = out_.substr(out_read_, end - out_read_);
-      out_read_ = end + 1;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      return line;
-    }
-    if (stdout_fd_ < 0 || !pump(deadline)) return std::nullopt;
-  }
+  std::unique_lock lock(mutex_);
+  std::size_t end = std::string::npos;
+  changed_.wait_for(lock, patience, [&] {
+    end = out_.find('\n', out_read_);
+    return end != std::string::npos || !out_open_;
+  });
+  if (end == std::string::npos) return std::nullopt;
+  std::string line = out_.substr(out_read_, end - out_read_);
+  out_read_ = end + 1;
+  if (!line.empty() && line.back() == '\r') line.pop_back();  // Windows' line ends
+  return line;
 }
 
 std::optional<std::string> Child::wait_for_line(std::string_view text,
                                                 std::chrono::milliseconds patience) {
   const auto deadline = Clock::now() + patience;
-  while (auto line = read_line(std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::max(deadline - Clock::now(), Clock::duration::zero())))) {
+  while (auto line = read_line(std::chrono::milliseconds(remaining_ms(deadline)))) {
     if (line->find(text) != std::string::npos) return line;
   }
   return std::nullopt;
@@ -153,53 +309,37 @@ std::optional<std::string> Child::wait_for_line(std::string_view text,
 std::uint16_t Child::port() {
   static const std::regex port_line(R"(\bport (\d+)\b)");
   const auto deadline = Clock::now() + kPatience;
-  while (auto line = read_line(std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::max(deadline - Clock::now(), Clock::duration::zero())))) {
+  while (auto line = read_line(std::chrono::milliseconds(remaining_ms(deadline)))) {
     std::smatch match;
     if (std::regex_search(*line, match, port_line)) {
       const int port = std::stoi(match[1]);
       if (port > 0 && port <= 65535) return static_cast<std::uint16_t>(port);
     }
   }
-  ADD_FAILURE() << "no 'port N' line; stdout:\n" << out_ << "\nstderr:\n" << err_;
+  ADD_FAILURE() << "no 'port N' line; stdout:\n" << out() << "\nstderr:\n" << err();
   throw std::runtime_error("child printed no port");
 }
 
-void Child::write_stdin(std::string_view data, std::chrono::milliseconds patience) {
-  const auto deadline = Clock::now() + patience;
-  pending_stdin_ = data;
-  while (!pending_stdin_.empty() && stdin_fd_ >= 0)
-    if (!pump(deadline)) {
-      ADD_FAILURE() << "child did not take its input in time";
-      break;
-    }
-  pending_stdin_ = {};
-}
-
-void Child::close_stdin() { close_fd(stdin_fd_); }
-
-void Child::signal(int signal_number) {
-  if (!status_) kill(pid_, signal_number);
-}
-
 std::optional<int> Child::wait(std::chrono::milliseconds patience) {
-  const auto deadline = Clock::now() + patience;
-  while (!status_ || stdout_fd_ >= 0 || stderr_fd_ >= 0) {
-    if (pidfd_ < 0 && !status_) {  // kernels without pidfd: the pipes' EOF, then waitpid
-      if (stdout_fd_ < 0 && stderr_fd_ < 0) {
-        int status = 0;
-        if (waitpid(pid_, &status, 0) == pid_) status_ = decode_status(status);
-        break;
-      }
-    }
-    if (!pump(deadline)) return std::nullopt;
-  }
+  std::unique_lock lock(mutex_);
+  if (!changed_.wait_for(lock, patience, [&] { return status_ && !out_open_ && !err_open_; }))
+    return std::nullopt;
   return status_;
 }
 
 bool Child::running() {
-  if (!status_) pump(Clock::now());
+  const std::lock_guard lock(mutex_);
   return !status_;
+}
+
+std::string Child::out() const {
+  const std::lock_guard lock(mutex_);
+  return out_;
+}
+
+std::string Child::err() const {
+  const std::lock_guard lock(mutex_);
+  return err_;
 }
 
 Result run(std::string_view lesson_program, std::vector<std::string> args, std::string_view input,
@@ -219,13 +359,13 @@ bool wait_readable(net::socket_t s, Clock::time_point deadline) {
     pollfd fd{s, POLLIN, 0};
     const int ready = ::poll(&fd, 1, remaining_ms(deadline));
     if (ready > 0) return true;
-    if (ready == 0 || errno != EINTR) return false;
+    if (ready == 0 || net::last_error() != EINTR) return false;
   }
 }
 
 bool Connection::send_all(std::string_view data) {
   while (!data.empty()) {
-    const ssize_t sent = ::send(socket_.get(), data.data(), data.size(), MSG_NOSIGNAL);
+    const auto sent = ::send(socket_.get(), data.data(), static_cast<int>(data.size()), 0);
     if (sent <= 0) return false;
     data.remove_prefix(static_cast<std::size_t>(sent));
   }
@@ -236,7 +376,7 @@ std::string Connection::receive_some(std::chrono::milliseconds patience) {
   if (!buffered_.empty()) return std::exchange(buffered_, {});
   if (!wait_readable(socket_.get(), Clock::now() + patience)) return {};
   char buffer[65536];
-  const ssize_t n = ::recv(socket_.get(), buffer, sizeof buffer, 0);
+  const auto n = ::recv(socket_.get(), buffer, static_cast<int>(sizeof buffer), 0);
   return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
 }
 
@@ -245,8 +385,8 @@ std::string Connection::receive_exactly(std::size_t count, std::chrono::millisec
   std::string data = std::exchange(buffered_, {});
   char buffer[65536];
   while (data.size() < count && wait_readable(socket_.get(), deadline)) {
-    const ssize_t n =
-        ::recv(socket_.get(), buffer, std::min(sizeof buffer, count - data.size()), 0);
+    const auto n = ::recv(socket_.get(), buffer,
+                          static_cast<int>(std::min(sizeof buffer, count - data.size())), 0);
     if (n <= 0) break;
     data.append(buffer, static_cast<std::size_t>(n));
   }
@@ -264,7 +404,7 @@ std::optional<std::string> Connection::receive_line(std::chrono::milliseconds pa
       return line;
     }
     if (!wait_readable(socket_.get(), deadline)) return std::nullopt;
-    const ssize_t n = ::recv(socket_.get(), buffer, sizeof buffer, 0);
+    const auto n = ::recv(socket_.get(), buffer, static_cast<int>(sizeof buffer), 0);
     if (n <= 0) return std::nullopt;
     buffered_.append(buffer, static_cast<std::size_t>(n));
   }
@@ -275,8 +415,8 @@ std::optional<std::string> Connection::receive_until_close(std::chrono::millisec
   std::string data = std::exchange(buffered_, {});
   char buffer[65536];
   while (wait_readable(socket_.get(), deadline)) {
-    const ssize_t n = ::recv(socket_.get(), buffer, sizeof buffer, 0);
-    if (n == 0 || (n < 0 && errno == ECONNRESET)) return data;
+    const auto n = ::recv(socket_.get(), buffer, static_cast<int>(sizeof buffer), 0);
+    if (n == 0 || (n < 0 && is_reset(net::last_error()))) return data;
     if (n < 0) return std::nullopt;
     data.append(buffer, static_cast<std::size_t>(n));
   }
@@ -291,8 +431,9 @@ void Connection::shutdown_write() { ::shutdown(socket_.get(), SHUT_WR); }
 
 void Connection::reset() {
   const linger abort_on_close{1, 0};
-  setsockopt(socket_.get(), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
-  ::close(socket_.get());
+  setsockopt(socket_.get(), SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&abort_on_close),
+             sizeof abort_on_close);
+  net::close_socket(socket_.get());
   socket_ = net::Socket{};  // already closed: forget the descriptor without a shutdown
 }
 
@@ -315,10 +456,26 @@ Connection connect_to(std::uint16_t port, const std::string& host) {
   const int rc = ::connect(s.get(), found->ai_addr, found->ai_addrlen);
   freeaddrinfo(found);
   if (rc != 0) {
-    ADD_FAILURE() << "cannot connect to " << host << ":" << port << ": " << std::strerror(errno);
+    ADD_FAILURE() << "cannot connect to " << host << ":" << port << ": " << net::error_text();
     throw std::runtime_error("connect failed");
   }
   return Connection(std::move(s));
+}
+
+std::string reason(int posix_error) {
+#ifdef _WIN32
+  if (posix_error == EADDRINUSE) return net::error_text(WSAEADDRINUSE);
+  if (posix_error == ECONNREFUSED) return net::error_text(WSAECONNREFUSED);
+#endif
+  return net::error_text(posix_error);
+}
+
+bool is_refused(int code) {
+#ifdef _WIN32
+  return code == WSAECONNREFUSED;
+#else
+  return code == ECONNREFUSED;
+#endif
 }
 
 bool has_ipv6_loopback() {

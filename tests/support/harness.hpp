@@ -9,13 +9,14 @@
 #include "common/cli.hpp"
 #include "common/net.hpp"
 
-#include <sys/types.h>
-
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace harness {
@@ -46,9 +47,10 @@ class Child {
   // Reads until the contract's "port N" line; fails the test without one.
   std::uint16_t port();
 
-  // Writes to stdin while draining stdout/stderr, so a big write cannot deadlock.
+  // Writes to stdin (stdout and stderr are drained meanwhile, so it cannot deadlock).
   void write_stdin(std::string_view data, std::chrono::milliseconds patience = kPatience);
   void close_stdin();
+  // SIGINT or SIGTERM on POSIX; on Windows both become a Ctrl-Break event.
   void signal(int signal_number);
   // Waits for the exit, collecting all output. Exit code, or 128+N for death
   // by signal N, or nothing if it did not exit in time.
@@ -56,21 +58,39 @@ class Child {
   [[nodiscard]] bool running();
 
   // Everything read so far (stdout also holds lines read_line returned).
-  [[nodiscard]] const std::string& out() const { return out_; }
-  [[nodiscard]] const std::string& err() const { return err_; }
+  [[nodiscard]] std::string out() const;
+  [[nodiscard]] std::string err() const;
 
  private:
-  bool pump(Clock::time_point deadline);  // one poll round; false at the deadline
-  pid_t pid_ = -1;
-  int stdin_fd_ = -1;
-  int stdout_fd_ = -1;
-  int stderr_fd_ = -1;
-  int pidfd_ = -1;
-  std::optional<int> status_;
+#ifdef _WIN32
+  using pipe_t = void*;  // a HANDLE
+  void* process_ = nullptr;
+  void* job_ = nullptr;  // kills the child when the test process dies
+  unsigned long pid_ = 0;
+#else
+  using pipe_t = int;
+  int pid_ = -1;
+#endif
+  void drain(pipe_t pipe, std::string& into, bool& open);  // a reader thread's loop
+  void watch_exit();                                       // the exit watcher's
+  void kill_now();
+  pipe_t stdin_pipe_{};
+  pipe_t stdout_pipe_{};
+  pipe_t stderr_pipe_{};
+  bool stdin_open_ = false;
+
+  // Filled by the threads below; read by the test's thread.
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
   std::string out_;
   std::string err_;
+  bool out_open_ = true;
+  bool err_open_ = true;
+  std::optional<int> status_;
   std::size_t out_read_ = 0;  // how much of out_ read_line has handed out
-  std::string_view pending_stdin_;
+  std::thread out_reader_;
+  std::thread err_reader_;
+  std::thread exit_watcher_;
 };
 
 // Runs a program to its end with the given stdin; the usual check for options.
@@ -111,6 +131,11 @@ class Connection {
 Connection connect_to(std::uint16_t port, const std::string& host = "127.0.0.1");
 // Is there IPv6 on loopback here? Tests on ::1 skip without it.
 bool has_ipv6_loopback();
+// The system's text for a POSIX error (EADDRINUSE, ECONNREFUSED, ...), in the
+// words this system uses: on Windows, the text of the matching WSAE... code.
+std::string reason(int posix_error);
+// Was that error code (net::last_error()) a refused connection?
+bool is_refused(int code);
 // Waits until `s` is readable (or the deadline): the event every read waits on.
 bool wait_readable(net::socket_t s, Clock::time_point deadline);
 
