@@ -142,7 +142,9 @@ void Child::watch_exit() {
   changed_.notify_all();
 }
 
-void Child::kill_now() { TerminateProcess(process_, 137); }
+void Child::kill_now() {  // NOLINT(readability-make-member-function-const)
+  TerminateProcess(process_, 137);
+}
 
 // What SIGINT and SIGTERM are on POSIX: the named event net::stop_on_signal
 // waits for (a console's Ctrl-Break would need a console shared with the child).
@@ -157,7 +159,7 @@ void Child::signal(int /*signal_number*/) {
   CloseHandle(stop_event);
 }
 
-void Child::write_stdin(std::string_view data, std::chrono::milliseconds /*patience*/) {
+void Child::write_stdin(std::string_view data) {  // NOLINT(readability-make-member-function-const)
   while (!data.empty() && stdin_open_) {
     DWORD written = 0;
     const auto size = static_cast<DWORD>(std::min<std::size_t>(data.size(), 1 << 16));
@@ -251,14 +253,16 @@ void Child::watch_exit() {
   changed_.notify_all();
 }
 
-void Child::kill_now() { ::kill(pid_, SIGKILL); }
+void Child::kill_now() {  // NOLINT(readability-make-member-function-const)
+  ::kill(pid_, SIGKILL);
+}
 
 void Child::signal(int signal_number) {
   const std::lock_guard lock(mutex_);
   if (!status_) ::kill(pid_, signal_number);  // not yet reaped: the pid is still its own
 }
 
-void Child::write_stdin(std::string_view data, std::chrono::milliseconds /*patience*/) {
+void Child::write_stdin(std::string_view data) {  // NOLINT(readability-make-member-function-const)
   while (!data.empty() && stdin_open_) {
     const ssize_t n = ::write(stdin_pipe_, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
@@ -345,7 +349,7 @@ std::string Child::err() const {
 Result run(std::string_view lesson_program, std::vector<std::string> args, std::string_view input,
            std::chrono::milliseconds patience) {
   Child child(lesson_program, std::move(args));
-  if (!input.empty()) child.write_stdin(input, patience);
+  if (!input.empty()) child.write_stdin(input);
   child.close_stdin();
   Result result;
   result.exit_code = child.wait(patience);

@@ -47,8 +47,9 @@ class Child {
   // Reads until the contract's "port N" line; fails the test without one.
   std::uint16_t port();
 
-  // Writes to stdin (stdout and stderr are drained meanwhile, so it cannot deadlock).
-  void write_stdin(std::string_view data, std::chrono::milliseconds patience = kPatience);
+  // Writes all of `data` to stdin. Other threads drain stdout and stderr
+  // meanwhile, so a child that echoes what it reads cannot deadlock it.
+  void write_stdin(std::string_view data);
   void close_stdin();
   // SIGINT or SIGTERM on POSIX; on Windows both become a Ctrl-Break event.
   void signal(int signal_number);
