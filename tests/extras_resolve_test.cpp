@@ -251,7 +251,7 @@ TEST(Resolve, AnUnresolvableNameIsAnErrorWithTheResolversReasonAfterTheOthersAre
   EXPECT_TRUE(result.err.starts_with("error: cannot resolve '" + kUnresolvable + "': "));
 }
 
-// getaddrinfo sorts the addresses (RFC 6724), so where IPv6 lands depends on
+// getaddrinfo sorts the addresses (RFC 3484/6724), so where IPv6 lands depends on
 // the machine; what must hold anywhere: the first line names the first IPv4
 // address printed, and every address comes once, with its family.
 TEST(ResolveWithAHostsFile, FirstLineIsTheFirstIpv4AddressThenEveryDistinctAddressOnce) {
