@@ -4,7 +4,9 @@
 // (answered by /etc/hosts or by the parser), and the name that must fail is
 // one the resolver refuses before asking anyone. What the program prints is
 // compared with what getaddrinfo and getnameinfo say here, in the test, so the
-// tests hold on any machine, whatever its /etc/hosts lists.
+// tests hold on any machine, whatever its /etc/hosts lists. (Where /etc/hosts
+// lacks ::1, `-6 localhost` and `--reverse ::1` are passed on to DNS, if one is
+// configured; the test expects whatever answer its own call got.)
 #include "tests/support/harness.hpp"
 
 #include <gtest/gtest.h>
