@@ -39,6 +39,11 @@ contains "the tour shows IPv6" "Got connection from [::1]:"
 contains "the tour echoes" "client  | There is no EOT on a socket: the end is a close."
 contains "the tour shows UDP" "client  | another one"
 contains "the tour stops its servers" "udp echo server stopped"
+contains "the tour resolves localhost" "resolve | localhost -> 127.0.0.1"
+contains "the tour shows the address families" "resolve |   AF_INET6 ::1"
+contains "the tour resolves backwards" "resolve | 127.0.0.1 -> localhost"
+contains "the tour shows the web's port" "resolve | http -> 80/tcp"
+contains "the tour shows a name that does not resolve" "resolve | error: cannot resolve '::1': "
 
 BENCH_ECHO_MIB=1 check "a small bench" 0 ./workshop bench echo
 contains "the bench prints a table" "|          1 |"
