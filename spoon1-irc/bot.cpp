@@ -86,11 +86,11 @@ struct Lines {
 // The next whole line, without its "\r\n"; nothing once recv returns 0.
 std::optional<std::string> read_line(net::socket_t s, Lines& lines) {
   std::array<char, 4096> buffer{};  // the talk's recv(4096)
-  while (true) {
+  while (!net::stop_requested()) {  // after Ctrl-C, stop even if the server talks on
     if (const auto end = lines.pending.find("\r\n"); end != std::string::npos) {
       std::string line = lines.pending.substr(0, end);
       lines.pending.erase(0, end + 2);
-      if (!std::exchange(lines.too_long, false)) return line;
+      if (!std::exchange(lines.too_long, false) && line.size() <= max_line - 2) return line;
       fmt::print("<< (a line over {} bytes, dropped)\n", max_line);
       continue;
     }
@@ -103,6 +103,7 @@ std::optional<std::string> read_line(net::socket_t s, Lines& lines) {
     if (received <= 0) return std::nullopt;  // Fact: recv returns 0 — the server has closed
     lines.pending.append(buffer.data(), static_cast<std::size_t>(received));
   }
+  return std::nullopt;
 }
 
 // One IRC line, as RFC 1459 §2.3.1 cuts it:
