@@ -19,12 +19,14 @@
 #include <cstdlib>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-// The talk's constants. freenode is gone (2021); its people went to Libera.Chat.
+// The talk's constants. The freenode it knew ended in 2021; its people moved to
+// Libera.Chat.
 const std::string BOT_IRC_SERVER = "irc.libera.chat";
 const std::string BOT_IRC_CHANNEL = "##bottestingmu";
 constexpr std::uint16_t BOT_IRC_PORT = 6667;
@@ -65,8 +67,8 @@ bool send_all(net::socket_t s, std::string_view data) {
 }
 
 // Every line the bot says goes through here, ended by "\r\n" and never longer
-// than 512 bytes. A CR or LF inside (from a stranger's nick, say) would end our
-// line early and start a second command of their choosing: it becomes a space.
+// than 512 bytes. A CR or LF inside (in a nick the server sent us, say) would
+// end our line early and start a second command, not ours: it becomes a space.
 // `shown` is what we print instead when the line holds a secret.
 void send_line(net::socket_t s, std::string line, std::string_view shown = {}) {
   for (char& c : line)
@@ -117,27 +119,23 @@ struct Message {
 
 std::string_view nick_of(std::string_view prefix) { return prefix.substr(0, prefix.find('!')); }
 
-// The talk's messagechecker: reads a line the way the RFC says, and prints who
-// said what. The talk searched the raw bytes for "PRIVMSG" instead, which also
-// matches a user typing the word "PRIVMSG" into the channel.
+// The talk's messagechecker: reads one line the way the RFC says, and prints
+// who said what. (The talk searched a whole 4 KiB chunk for "PRIVMSG", and
+// logged the chunk, however many lines it held.)
 Message message_checker(std::string_view line) {
   Message message;
-  const auto word = [&line] {
-    line.remove_prefix(std::min(line.find_first_not_of(' '), line.size()));
-    const std::string_view taken = line.substr(0, line.find(' '));
-    line.remove_prefix(taken.size());
-    return std::string(taken);
-  };
-  if (line.starts_with(':')) message.prefix = word().substr(1);
-  message.command = word();
-  while (!line.empty()) {
-    line.remove_prefix(std::min(line.find_first_not_of(' '), line.size()));
-    if (line.starts_with(':')) {  // the trailing parameter: the rest, spaces and all
-      message.params.emplace_back(line.substr(1));
-      message.has_trailing = true;
-      break;
-    }
-    if (!line.empty()) message.params.push_back(word());
+  if (line.starts_with(':')) {  // the prefix, up to the first space
+    message.prefix = line.substr(1, line.find(' ') - 1);
+    line.remove_prefix(std::min(line.find(' '), line.size()));
+  }
+  const auto colon = line.find(" :");  // the trailing parameter: the rest, spaces and all
+  std::istringstream words{std::string(line.substr(0, colon))};
+  words >> message.command;
+  for (std::string word; words >> word;)
+    message.params.push_back(word);
+  if (colon != std::string_view::npos) {
+    message.params.emplace_back(line.substr(colon + 2));
+    message.has_trailing = true;
   }
   const bool notice = message.command == "NOTICE";
   if ((notice || message.command == "PRIVMSG") && message.params.size() == 2) {
@@ -150,9 +148,9 @@ Message message_checker(std::string_view line) {
 }
 
 // The talk's pingChecker. The server's "are you there?": answer with the same
-// token, or be disconnected. Only a line whose COMMAND is PING counts — the
-// talk's find("PING") also fired on "PING" in someone's chat message, and on a
-// PING cut in two by a recv boundary it sent a broken PONG.
+// token, or be disconnected. Every line whose command is PING, and no other —
+// the talk answered only a 4 KiB chunk that began with "PING", so a PING behind
+// another line, or cut in two by a recv, went unanswered.
 void ping_checker(net::socket_t s, const Message& message) {
   if (message.command != "PING") return;
   std::string pong = "PONG";
