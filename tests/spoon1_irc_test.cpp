@@ -592,8 +592,9 @@ TEST_F(BotOnNgircd, TakesTheNickWithAnUnderscoreWhenARealServerSaysItIsInUse) {
 TEST_F(BotOnNgircd, AnswersTheServersPingsAndStaysConnected) {
   const auto bot = start_bot("spoonbot");
   ASSERT_TRUE(bot->wait_for_line("<< :spoonbot!~spoonbot@127.0.0.1 JOIN :#spoon"));
-  // After 5 s of silence ngircd asks "are you there?"; the answer must follow.
-  EXPECT_EQ(bot->wait_for_line("<< PING "), "<< PING :irc.spoon.test");
+  // After 5 s of silence ngircd asks "are you there?" (about 7 s after the
+  // JOIN, by its clock); the answer must follow.
+  EXPECT_EQ(bot->wait_for_line("<< PING ", 20s), "<< PING :irc.spoon.test");
   EXPECT_EQ(bot->read_line(), ">> PONG :irc.spoon.test");
   User alice(ngircd->port, "alice");
   ASSERT_TRUE(alice.wait_for(" 001 alice "));
