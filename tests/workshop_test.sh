@@ -32,6 +32,12 @@ contains "run passes its arguments on" "usage: server"
 check "run passes the exit code back" 2 ./workshop run spoon2-echo/client --port 99999
 
 check "the tour" 0 ./workshop tour
+contains "the tour starts a real IRC server" "(a real IRC server, on 127.0.0.1 port "
+contains "the tour's bot joins after the welcome" "bot     | >> JOIN #spoon"
+contains "the tour's bot answers in the channel" "alice   | << :spoonbot!~spoonbot@127.0.0.1 PRIVMSG #spoon :Hello, alice!"
+contains "the tour's bot answers in private" "alice   | << :spoonbot!~spoonbot@127.0.0.1 PRIVMSG alice :Hello, alice!"
+contains "the tour's bot says QUIT on Ctrl-C" "bot     | >> QUIT :Bye"
+contains "the tour shows the bot's log" "irc.log | :alice!~alice@127.0.0.1 PRIVMSG #spoon :!hello"
 contains "the tour starts the first server" "socket is listening on port"
 contains "the tour shows the thanks" "client  | Thank you for connecting"
 contains "the tour shows the log file" "file.txt| Got connection from 127.0.0.1:"
