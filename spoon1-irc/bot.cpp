@@ -76,7 +76,8 @@ void send_line(net::socket_t s, std::string line, std::string_view shown = {}) {
     if (c == '\r' || c == '\n' || c == '\0') c = ' ';
   if (line.size() > max_line - 2) line.resize(max_line - 2);
   fmt::print(">> {}\n", shown.empty() ? line : shown);
-  if (!send_all(s, line + "\r\n")) cli::fail("send");
+  // After a stop there is nothing left to lose: a failed goodbye is no error.
+  if (!send_all(s, line + "\r\n") && !net::stop_requested()) cli::fail("send");
 }
 
 // Fact: there is no EOT on a socket. A recv hands over whatever bytes have
@@ -221,7 +222,7 @@ int main(int argc, char** argv) {
       }
     }
   }
-  if (net::stop_requested()) {  // Ctrl-C or SIGTERM: say goodbye, then close
+  if (net::stop_requested()) {  // Ctrl-C or SIGTERM: say goodbye (Windows can't), then close
     send_line(irc.get(), "QUIT :Bye");
     return 0;
   }

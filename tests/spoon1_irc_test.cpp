@@ -7,11 +7,13 @@
 // here on a free loopback port with a temporary config, with a scripted user.
 #include "tests/support/harness.hpp"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
+#ifndef _WIN32
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#endif
 
 #include <chrono>
 #include <csignal>
@@ -20,6 +22,7 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -35,7 +38,7 @@ std::filesystem::path temp_dir() {
   const auto* info = testing::UnitTest::GetInstance()->current_test_info();
   auto dir = std::filesystem::temp_directory_path() /
              (std::string("spoon1-") + info->test_suite_name() + "-" + info->name() + "-" +
-              std::to_string(getpid()));
+              std::to_string(std::random_device{}()));
   std::filesystem::create_directories(dir);
   return dir;
 }
@@ -74,9 +77,19 @@ struct ScriptedServer {
 };
 
 // The environment variable the bot reads its password from, for one test.
+// IRC_PASSWORD in the environment the bot inherits (nullptr: none).
+void set_password(const char* value) {
+#ifdef _WIN32
+  _putenv_s("IRC_PASSWORD", value != nullptr ? value : "");
+#else
+  if (value != nullptr) setenv("IRC_PASSWORD", value, 1);
+  else unsetenv("IRC_PASSWORD");
+#endif
+}
+
 struct Password {
-  explicit Password(const char* value) { setenv("IRC_PASSWORD", value, 1); }
-  ~Password() { unsetenv("IRC_PASSWORD"); }
+  explicit Password(const char* value) { set_password(value); }
+  ~Password() { set_password(nullptr); }
   Password(const Password&) = delete;
   Password& operator=(const Password&) = delete;
 };
@@ -137,8 +150,11 @@ class Bot : public testing::Test {
   std::unique_ptr<Child> bot;
   std::optional<Connection> irc;  // the server's side of the bot's connection
 
-  void SetUp() override { unsetenv("IRC_PASSWORD"); }  // a developer's own must not leak in
-  void TearDown() override { std::filesystem::remove_all(dir); }
+  void SetUp() override { set_password(nullptr); }  // a developer's own must not leak in
+  void TearDown() override {
+    bot.reset();  // first: Windows cannot remove a log file the bot still holds open
+    std::filesystem::remove_all(dir);
+  }
 
   void start(const std::string& nick = "tester") {
     bot = std::make_unique<Child>(
@@ -389,6 +405,9 @@ TEST_F(Bot, SaysConnectionClosedByServerAndExitsOneWhenTheServerCloses) {
 }
 
 TEST_F(Bot, SendsQuitThenExitsZeroWithinOneSecondOnSigtermAndSigint) {
+#ifdef _WIN32
+  GTEST_SKIP() << "Winsock wakes the bot's recv only by closing its socket: no QUIT can follow";
+#endif
   for (const int signal_number : {SIGTERM, SIGINT}) {
     register_bot();
     in_sync("registered");
@@ -400,6 +419,12 @@ TEST_F(Bot, SendsQuitThenExitsZeroWithinOneSecondOnSigtermAndSigint) {
 }
 
 // --- against a real IRC server: Debian's ngircd -------------------------------
+
+#ifdef _WIN32
+TEST(BotOnNgircd, RunsOnLinuxOnly) {
+  GTEST_SKIP() << "ngircd is a Linux server; the Windows build runs the scripted-server tests";
+}
+#else
 
 namespace {
 
@@ -531,7 +556,7 @@ class BotOnNgircd : public testing::Test {
   std::unique_ptr<Ngircd> ngircd;
 
   void SetUp() override {
-    unsetenv("IRC_PASSWORD");
+    set_password(nullptr);
     const std::string binary = find_ngircd();
     ASSERT_NE(binary, "") << "ngircd is not installed; ./workshop test installs it "
                              "(Debian: apt-get install ngircd)";
@@ -603,3 +628,4 @@ TEST_F(BotOnNgircd, AnswersTheServersPingsAndStaysConnected) {
   expect_hello_answered(alice, "spoonbot");
   EXPECT_TRUE(bot->running());
 }
+#endif  // _WIN32
