@@ -130,6 +130,19 @@ inline std::string_view reason(int status) {
   }
 }
 
+// What a file holds, told by its extension (".html"), for the Content-Type field.
+inline std::string_view content_type(std::string_view extension) {
+  if (extension == ".html" || extension == ".htm") return "text/html; charset=utf-8";
+  if (extension == ".txt" || extension == ".md") return "text/plain; charset=utf-8";
+  if (extension == ".css") return "text/css";
+  if (extension == ".js") return "text/javascript";
+  if (extension == ".json") return "application/json";
+  if (extension == ".png") return "image/png";
+  if (extension == ".jpg" || extension == ".jpeg") return "image/jpeg";
+  if (extension == ".svg") return "image/svg+xml";
+  return "application/octet-stream";
+}
+
 // "Sun, 06 Nov 1994 08:49:37 GMT": a server with a clock must send a Date.
 // Made once a second, not once a request.
 inline std::string_view date() {
