@@ -50,7 +50,8 @@ inline bool is_token(std::string_view text) {  // a method or a field name: no s
 }
 
 inline std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
+    text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r'))
     text.remove_suffix(1);
   return text;
@@ -108,8 +109,7 @@ inline Request parse(std::string_view data) {
     if (same_text(name, "Host")) has_host = true;
     if (same_text(name, "Connection")) close = !same_text(value, "keep-alive");
     // We never read a body: after one, the next request would start mid-body.
-    if (same_text(name, "Transfer-Encoding") ||
-        (same_text(name, "Content-Length") && value != "0"))
+    if (same_text(name, "Transfer-Encoding") || (same_text(name, "Content-Length") && value != "0"))
       close = true;
   }
   if (request.version == "HTTP/1.1" && !has_host) return request;  // RFC 9112: 400
@@ -118,15 +118,37 @@ inline Request parse(std::string_view data) {
   return request;
 }
 
+// The status a request earns by its form alone; 0 while it is incomplete.
+inline int status_of(const Request& request) {
+  switch (request.state) {
+    case Request::State::incomplete:
+      return 0;
+    case Request::State::bad:
+      return 400;
+    case Request::State::too_large:
+      return 431;
+    case Request::State::complete:
+      break;
+  }
+  return request.method == "GET" || request.method == "HEAD" ? 200 : 405;
+}
+
 inline std::string_view reason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 431: return "Request Header Fields Too Large";
-    default: return "Internal Server Error";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 431:
+      return "Request Header Fields Too Large";
+    default:
+      return "Internal Server Error";
   }
 }
 

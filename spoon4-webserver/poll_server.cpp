@@ -71,13 +71,13 @@ net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) 
 struct Connection {
   net::Socket socket;
   std::string peer;
-  std::string in{};            // bytes received, not yet answered
-  std::string out{};           // answers not yet sent...
-  std::size_t sent = 0;        // ...of which this much has gone
-  bool answered = false;       // has it had an answer? (then silence is just idling)
-  bool closing = false;        // no more requests: close once `out` has gone
-  bool hung_up = false;        // recv returned 0: the client sends no more
-  bool shut_down = false;      // we sent our FIN
+  std::string in{};              // bytes received, not yet answered
+  std::string out{};             // answers not yet sent...
+  std::size_t sent = 0;          // ...of which this much has gone
+  bool answered = false;         // has it had an answer? (then silence is just idling)
+  bool closing = false;          // no more requests: close once `out` has gone
+  bool hung_up = false;          // recv returned 0: the client sends no more
+  bool shut_down = false;        // we sent our FIN
   Clock::time_point deadline{};  // dropped if still silent then
 };
 
@@ -125,7 +125,8 @@ File find_file(const std::filesystem::path& root, std::string_view target) {
   if (error || inside != root.end() || !std::filesystem::is_regular_file(real, error))
     return {404, "404 Not Found\n"};
   std::ifstream stream(real, std::ios::binary);
-  return {200, std::string(std::istreambuf_iterator<char>(stream), {}), http::content_type(real.extension().string())};
+  return {200, std::string(std::istreambuf_iterator<char>(stream), {}),
+          http::content_type(real.extension().string())};
 }
 
 // Answers the whole requests waiting in `in`, in the order they came.
@@ -133,14 +134,12 @@ void answer_requests(Connection& c, const std::filesystem::path& root) {
   std::size_t used = 0;
   while (!c.closing && c.out.size() - c.sent < max_out) {
     const http::Request request = http::parse(std::string_view(c.in).substr(used));
-    using State = http::Request::State;
-    if (request.state == State::incomplete) break;
-    int status = request.state == State::bad ? 400 : request.state == State::too_large ? 431 : 0;
-    if (status == 0 && request.method != "GET" && request.method != "HEAD") status = 405;
+    int status = http::status_of(request);  // 200, 400, 405, 431; 0 while incomplete
+    if (status == 0) break;
     File file{200, "Hello, World!"};
-    if (status == 0 && !root.empty()) file = find_file(root, request.target);
-    if (status == 0 && file.status == 400) status = 400;
-    if (status != 0) {  // an error ends the connection: we cannot tell where the next request starts
+    if (status == 200 && !root.empty()) file = find_file(root, request.target);
+    if (file.status == 400) status = 400;
+    if (status != 200) {  // an error ends the connection: where would the next request start?
       http::respond_error(c.out, status);
       fmt::print("{} {} {}\n", c.peer, status, http::reason(status));
       c.closing = true;
@@ -159,8 +158,8 @@ void answer_requests(Connection& c, const std::filesystem::path& root) {
 // false when the connection is finished and its slot must go.
 bool serve(pollfd& slot, Connection& c, Clock::time_point now, double timeout,
            const std::filesystem::path& root, std::array<char, 65536>& buffer) {
-  const auto patience = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(timeout));
+  const auto patience =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout));
   if (now >= c.deadline) {
     // Silent too long. A 408 if it owes us a request; a quiet close if it was
     // idle between requests, lingering, or not reading what we sent.
@@ -191,8 +190,8 @@ bool serve(pollfd& slot, Connection& c, Clock::time_point now, double timeout,
   // send() takes what fits in the socket's buffer now, maybe not all: the rest
   // waits in `out` until poll() says POLLOUT (the socket has room again).
   if (c.sent < c.out.size() && (!was_sending || (slot.revents & POLLOUT) != 0)) {
-    const auto sent = send(c.socket.get(), c.out.data() + c.sent,
-                           static_cast<int>(c.out.size() - c.sent), 0);
+    const auto sent =
+        send(c.socket.get(), c.out.data() + c.sent, static_cast<int>(c.out.size() - c.sent), 0);
     if (sent < 0 && !net::would_block(net::last_error())) return false;  // the client is gone
     if (sent > 0) c.sent += static_cast<std::size_t>(sent), c.deadline = now + patience;
     if (c.sent == c.out.size()) c.out.clear(), c.sent = 0;

@@ -107,26 +107,23 @@ int main(int argc, char** argv) {
     std::string request_data;
     http::Request request;
     std::array<char, 4096> buffer{};
-    int status = 0;  // nothing to answer (the client left, or we are stopping)
-    while (request.state == http::Request::State::incomplete && !net::stop_requested()) {
+    int status = 0;  // 0: nothing to answer yet (or ever: the client left, or we stop)
+    while (status == 0 && !net::stop_requested()) {
       const auto received =
           recv(client_socket.get(), buffer.data(), static_cast<int>(buffer.size()), 0);
-      if (received > 0) {
-        request_data.append(buffer.data(), static_cast<std::size_t>(received));
-        request = http::parse(request_data);
-        continue;
+      if (received <= 0) {  // Fact: recv returns 0 — the client has closed (or it failed)
+        if (received == 0 && !request_data.empty()) status = 400;  // ended mid-request
+        if (received < 0 && net::is_timeout(net::last_error())) status = 408;
+        break;
       }
-      if (received == 0 && !request_data.empty()) status = 400;  // ended mid-request
-      if (received < 0 && net::is_timeout(net::last_error())) status = 408;
-      break;
+      request_data.append(buffer.data(), static_cast<std::size_t>(received));
+      request = http::parse(request_data);
+      status = http::status_of(request);  // 200, 400, 405, 431; 0 while incomplete
     }
-    if (request.state == http::Request::State::bad) status = 400;
-    if (request.state == http::Request::State::too_large) status = 431;
     if (request.state == http::Request::State::complete) {
       std::string shown(request.head);  // the talk's "what your browser sends?"
-      std::erase(shown, '\r');            // (a terminal needs no "\r")
+      std::erase(shown, '\r');          // (a terminal needs no "\r")
       fmt::print("{}", shown);
-      status = request.method == "GET" || request.method == "HEAD" ? 200 : 405;
     }
 
     std::string response;

@@ -82,8 +82,8 @@ Client open_client(std::uint16_t port, const std::string& host = "127.0.0.1") {
 std::optional<Response> read_response(Client& c, bool head_only = false) {
   const auto deadline = harness::Clock::now() + harness::kPatience;
   const auto more = [&] {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - harness::Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - harness::Clock::now());
     const std::string data = c.receive_some(std::max(left, 0ms));
     c.pending += data;
     return !data.empty();
@@ -96,7 +96,8 @@ std::optional<Response> read_response(Client& c, bool head_only = false) {
   c.pending.erase(0, end + 4);
   for (std::size_t at = response.head.find('\n'); at != std::string::npos;
        at = response.head.find('\n', at + 1))
-    if (at == 0 || response.head[at - 1] != '\r') ADD_FAILURE() << "a bare \\n in " << response.head;
+    if (at == 0 || response.head[at - 1] != '\r')
+      ADD_FAILURE() << "a bare \\n in " << response.head;
   if (!response.head.starts_with("HTTP/1.1 ")) ADD_FAILURE() << response.head;
   response.status = std::atoi(response.head.c_str() + 9);
   const auto at = response.head.find("\r\nContent-Length: ");
@@ -176,7 +177,7 @@ TEST_P(BothServers, HeadGetsTheHeadersAlone) {
   const auto response = read_response(client, true);
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200);
-  EXPECT_TRUE(response->has("Content-Length: 13")) << response->head;  // the GET's length
+  EXPECT_TRUE(response->has("Content-Length: 13")) << response->head;          // the GET's length
   EXPECT_EQ(client.pending + client.receive_until_close().value_or("?"), "");  // no body
 }
 
