@@ -39,10 +39,17 @@ contains "the tour shows IPv6" "Got connection from [::1]:"
 contains "the tour echoes" "client  | There is no EOT on a socket: the end is a close."
 contains "the tour shows UDP" "client  | another one"
 contains "the tour stops its servers" "udp echo server stopped"
+contains "the tour shows the web server" "Serving HTTP on port"
+contains "the tour shows what curl sends" "server  | User-Agent: curl/"
+contains "the tour shows the hello" "curl    | Hello, World!"
+contains "the tour shows a 400" "nc      | HTTP/1.1 400 Bad Request"
+contains "the tour shows pipelining" "nc      | <h1>Hello from --root</h1>"
+contains "the tour shows an escape refused" "GET /%2e%2e/secret.txt -> 404"
 
 BENCH_ECHO_MIB=1 check "a small bench" 0 ./workshop bench echo
 contains "the bench prints a table" "|          1 |"
 check "an unknown bench" 2 ./workshop bench nothing
+contains "an unknown bench names the web bench" "there is: echo, web"
 
 [ "$failures" -eq 0 ] && echo "workshop: all checks passed"
 exit "$((failures > 0))"
