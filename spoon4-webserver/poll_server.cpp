@@ -23,7 +23,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -124,9 +123,11 @@ File find_file(const std::filesystem::path& root, std::string_view target) {
   const auto [inside, _] = std::mismatch(root.begin(), root.end(), real.begin(), real.end());
   if (error || inside != root.end() || !std::filesystem::is_regular_file(real, error))
     return {404, "404 Not Found\n"};
-  std::ifstream stream(real, std::ios::binary);
-  return {200, std::string(std::istreambuf_iterator<char>(stream), {}),
-          http::content_type(real.extension().string())};
+  File found{200, std::string(std::filesystem::file_size(real, error), '\0'),
+             http::content_type(real.extension().string())};
+  std::ifstream(real, std::ios::binary)
+      .read(found.content.data(), static_cast<std::streamsize>(found.content.size()));
+  return found;
 }
 
 // Answers the whole requests waiting in `in`, in the order they came.
