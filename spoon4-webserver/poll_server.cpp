@@ -182,20 +182,27 @@ bool serve(pollfd& slot, Connection& c, Clock::time_point now, double timeout,
     if (received < 0 && !net::would_block(net::last_error())) return false;  // a reset: gone
   }
 
-  answer_requests(c, root);
-  if (c.hung_up && !c.closing && c.sent == c.out.size()) {
-    if (!c.in.empty()) http::respond_error(c.out, 400);  // it ended mid-request
-    c.closing = true;
-  }
-
-  // send() takes what fits in the socket's buffer now, maybe not all: the rest
-  // waits in `out` until poll() says POLLOUT (the socket has room again).
-  if (c.sent < c.out.size() && (!was_sending || (slot.revents & POLLOUT) != 0)) {
+  // Answer what came, then send. send() takes what fits in the socket's buffer
+  // now, maybe not all: the rest waits in `out` until poll() says POLLOUT (room
+  // again). Once all went, answers that waited for room (requests pipelined
+  // behind a big answer) go round again.
+  const bool may_send = !was_sending || (slot.revents & POLLOUT) != 0;
+  while (true) {
+    answer_requests(c, root);
+    if (!may_send || c.sent == c.out.size()) break;
     const auto sent =
         send(c.socket.get(), c.out.data() + c.sent, static_cast<int>(c.out.size() - c.sent), 0);
     if (sent < 0 && !net::would_block(net::last_error())) return false;  // the client is gone
-    if (sent > 0) c.sent += static_cast<std::size_t>(sent), c.deadline = now + patience;
-    if (c.sent == c.out.size()) c.out.clear(), c.sent = 0;
+    if (sent <= 0) break;
+    c.sent += static_cast<std::size_t>(sent);
+    c.deadline = now + patience;
+    if (c.sent < c.out.size()) break;  // the socket's buffer is full
+    c.out.clear();
+    c.sent = 0;
+  }
+  if (c.hung_up && !c.closing && c.out.empty()) {
+    if (!c.in.empty()) http::respond_error(c.out, 400);  // it ended mid-request
+    c.closing = true;
   }
 
   // Done with this client: close gently, as server.cpp does — our FIN first,

@@ -126,6 +126,24 @@ bool have(const std::string& command) {
   return std::system(("command -v " + command + " >/dev/null 2>&1").c_str()) == 0;
 }
 
+// Loads `url` in headless Chromium and returns the page as the browser built it
+// (its DOM), or nothing. The flags keep it from phoning home or needing a screen.
+std::optional<std::string> browse(const std::string& url, const std::filesystem::path& dir) {
+  const auto profile = dir / "chromium-profile";
+  const auto dom = dir / "dom.html";
+  const std::string command =
+      "timeout 30 chromium --headless --no-sandbox --disable-gpu --no-first-run "
+      "--disable-background-networking --disable-component-update --disable-sync "
+      "--user-data-dir=" +
+      profile.string() + " --dump-dom " + url + " > " + dom.string() + " 2> " +
+      (dir / "chromium.err").string();
+  if (std::system(command.c_str()) != 0) {
+    ADD_FAILURE() << "chromium failed:\n" << read_file(dir / "chromium.err");
+    return std::nullopt;
+  }
+  return read_file(dom);
+}
+
 }  // namespace
 
 // --- Both servers: the contract's common lines ------------------------------
@@ -361,6 +379,20 @@ TEST(Server, ClosesTheConnectionAfterEachResponse) {
   ASSERT_TRUE(response);
   EXPECT_TRUE(response->has("Connection: close"));
   EXPECT_EQ(client.pending + client.receive_until_close().value_or("?"), "");
+}
+
+// A real browser: the talk's "what your browser sends?", with its User-Agent.
+TEST(Server, HeadlessChromiumShowsHelloWorldAndTheServerPrintsItsUserAgent) {
+  if (!have("chromium")) GTEST_FAIL() << "chromium is missing: ./workshop test installs it";
+  const auto dir = temp_dir();
+  Child server("spoon4-webserver/server", {"--port", "0"});
+  const auto page = browse("http://127.0.0.1:" + std::to_string(server.port()) + "/", dir);
+  ASSERT_TRUE(page);
+  EXPECT_NE(page->find("Hello, World!"), std::string::npos) << *page;
+  const auto agent = server.wait_for_line("User-Agent: ");
+  ASSERT_TRUE(agent) << server.out();
+  EXPECT_NE(agent->find("HeadlessChrome/"), std::string::npos) << *agent;
+  std::filesystem::remove_all(dir);
 }
 
 // The price of one client at a time, which the README explains: while one
@@ -606,6 +638,18 @@ TEST_F(PollServer, CurlReusesOneConnectionForTwoRequests) {
                                  .c_str());
   EXPECT_EQ(rc, 0);
   EXPECT_EQ(read_file(out), "A 1B 0");  // the second request made no new connection
+}
+
+TEST_F(PollServer, HeadlessChromiumShowsAPageFromRoot) {
+  if (!have("chromium")) GTEST_FAIL() << "chromium is missing: ./workshop test installs it";
+  write_file(root / "index.html",
+             "<!doctype html><title>t</title><link rel=stylesheet href=style.css>"
+             "<h1 id=greeting>Hello from --root</h1>");
+  write_file(root / "style.css", "h1 { color: green }");
+  Child server = start({"--root", root.string()});
+  const auto page = browse("http://127.0.0.1:" + std::to_string(server.port()) + "/", dir);
+  ASSERT_TRUE(page);
+  EXPECT_NE(page->find("<h1 id=\"greeting\">Hello from --root</h1>"), std::string::npos) << *page;
 }
 
 // --- poll_server: the four bugs found in Beej's pollserver.c, 2024–25 ----------
