@@ -7,15 +7,13 @@
 // decide what to answer; this file only knows the grammar.
 #pragma once
 
-#include <fmt/chrono.h>
 #include <fmt/core.h>
-#include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
 #include <cctype>
-#include <chrono>
 #include <cstddef>
 #include <ctime>
-#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -41,12 +39,10 @@ inline bool same_text(std::string_view a, std::string_view b) {  // ignoring cas
 }
 
 inline bool is_token(std::string_view text) {  // a method or a field name: no spaces, no controls
-  if (text.empty()) return false;
-  for (const char c : text)
-    if (std::isalnum(static_cast<unsigned char>(c)) == 0 &&
-        std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos)
-      return false;
-  return true;
+  return !text.empty() && std::ranges::all_of(text, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  });
 }
 
 inline std::string_view trim(std::string_view text) {
@@ -166,15 +162,16 @@ inline std::string_view content_type(std::string_view extension) {
 }
 
 // "Sun, 06 Nov 1994 08:49:37 GMT": a server with a clock must send a Date.
-// Made once a second, not once a request.
+// Made once a second, not once a request (std::gmtime's buffer is shared:
+// fine for our one thread).
 inline std::string_view date() {
   static std::time_t made = 0;
-  static std::string text;
+  static std::array<char, 64> text{};
   if (const std::time_t now = std::time(nullptr); now != made) {
-    text = fmt::format("{:%a, %d %b %Y %H:%M:%S} GMT", fmt::gmtime(now));
+    std::strftime(text.data(), text.size(), "%a, %d %b %Y %H:%M:%S GMT", std::gmtime(&now));
     made = now;
   }
-  return text;
+  return text.data();
 }
 
 // Appends a whole response to `out`: the status line, the fields, the empty
@@ -182,11 +179,11 @@ inline std::string_view date() {
 // still says how long the body would be).
 inline void respond(std::string& out, int status, std::string_view content_type,
                     std::string_view body, bool head_only, bool keep_alive) {
-  fmt::format_to(std::back_inserter(out),
-                 "HTTP/1.1 {} {}\r\nDate: {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
-                 "Connection: {}\r\n{}\r\n",
-                 status, reason(status), date(), content_type, body.size(),
-                 keep_alive ? "keep-alive" : "close", status == 405 ? "Allow: GET, HEAD\r\n" : "");
+  out += fmt::format(
+      "HTTP/1.1 {} {}\r\nDate: {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
+      "Connection: {}\r\n{}\r\n",
+      status, reason(status), date(), content_type, body.size(),
+      keep_alive ? "keep-alive" : "close", status == 405 ? "Allow: GET, HEAD\r\n" : "");
   if (!head_only) out.append(body);
 }
 

@@ -99,7 +99,7 @@ File find_file(const std::filesystem::path& root, std::string_view target) {
   if (!target.starts_with('/')) return {.status = 400};   // "http://host/x", "*": not ours
   std::string path;  // percent-decoded: "%20" is a space, "%2e" a dot
   for (std::size_t i = 0; i < target.size(); ++i) {
-    unsigned value = target[i];
+    unsigned value = static_cast<unsigned char>(target[i]);
     if (target[i] == '%') {
       const char* digits = target.data() + i + 1;
       if (i + 2 >= target.size() ||
@@ -238,7 +238,7 @@ int main(int argc, char** argv) {
   if (!root_option.empty()) {
     std::error_code error;
     root = std::filesystem::canonical(root_option, error);
-    if (error || !std::filesystem::is_directory(root))
+    if (error || !std::filesystem::is_directory(root, error))
       cli::fail_because(error ? error.message() : "Not a directory",
                         fmt::format("cannot serve --root '{}'", root_option));
   }

@@ -150,7 +150,7 @@ std::optional<std::string> browse(const std::string& url, const std::filesystem:
 
 class BothServers : public testing::TestWithParam<std::string> {
  protected:
-  Child start(std::vector<std::string> args = {}) {
+  static Child start(std::vector<std::string> args = {}) {
     args.insert(args.begin(), {"--port", "0"});
     return Child(GetParam(), args);
   }
@@ -420,7 +420,7 @@ class PollServer : public testing::Test {
   std::filesystem::path dir = temp_dir();
   std::filesystem::path root = dir / "www";
   void TearDown() override { std::filesystem::remove_all(dir); }
-  Child start(std::vector<std::string> args = {}) {
+  static Child start(std::vector<std::string> args = {}) {
     args.insert(args.begin(), {"--port", "0"});
     return Child("spoon4-webserver/poll_server", args);
   }
@@ -478,6 +478,7 @@ TEST_F(PollServer, AnswersAFreshClientWhile300ConnectionsAreOpen) {
   Child server = start({"--timeout", "60"});
   const auto port = server.port();
   std::vector<Client> open;
+  open.reserve(300);
   for (int i = 0; i < 300; ++i) {
     open.push_back(open_client(port));
     const std::string said = i % 3 == 1 ? "GET / HTTP/1.1\r\n" : i % 3 == 2 ? get("/") : "";
@@ -699,6 +700,7 @@ TEST_F(PollServer, BeejANewSlotStartsWithNoEventsSoASilentNewcomerIsLeftAlone) {
   Child server = start({"--timeout", "60"});
   const auto port = server.port();
   std::vector<Client> quiet;
+  quiet.reserve(64);
   for (int i = 0; i < 64; ++i)
     quiet.push_back(open_client(port));
   for (std::size_t i = 0; i < quiet.size(); ++i) {
@@ -722,6 +724,7 @@ TEST_F(PollServer, BeejSwapRemoveServesTheConnectionMovedIntoTheFreedSlot) {
   Child server = start({"--root", root.string(), "--timeout", "60"});
   const auto port = server.port();
   std::vector<Client> connections;
+  connections.reserve(clients);
   for (int i = 0; i < clients; ++i)
     connections.push_back(open_client(port));
   for (int i = 0; i < clients; ++i)
