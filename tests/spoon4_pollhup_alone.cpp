@@ -6,11 +6,11 @@
 #include <dlfcn.h>
 #include <poll.h>
 
-extern "C" int poll(pollfd* fds, nfds_t count, int timeout_ms) {
+extern "C" int poll(pollfd* fds, nfds_t nfds, int timeout) {
   using Poll = int (*)(pollfd*, nfds_t, int);
   static const auto real_poll = reinterpret_cast<Poll>(dlsym(RTLD_NEXT, "poll"));
-  const int ready = real_poll(fds, count, timeout_ms);
-  for (nfds_t i = 0; ready > 0 && i < count; ++i)
+  const int ready = real_poll(fds, nfds, timeout);
+  for (nfds_t i = 0; ready > 0 && i < nfds; ++i)
     if ((fds[i].revents & POLLHUP) != 0) fds[i].revents &= static_cast<short>(~(POLLIN | POLLOUT));
   return ready;
 }

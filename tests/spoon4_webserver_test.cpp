@@ -676,7 +676,8 @@ TEST_F(PollServer, BeejErrorMessagesNameThisProgramAndTheFailedCall) {
 // must go at once, not at the time-out.
 TEST_F(PollServer, BeejAHangUpReportedAsPollhupAloneClosesTheSlotAtOnce) {
   write_file(root / "big.bin", std::string(4 << 20, 'x'));
-  const std::string asan_options = std::getenv("ASAN_OPTIONS") ? std::getenv("ASAN_OPTIONS") : "";
+  const char* const asan_set = std::getenv("ASAN_OPTIONS");
+  const std::string asan_options = asan_set != nullptr ? asan_set : "";
   setenv("LD_PRELOAD", POLLHUP_ALONE, 1);  // for the child about to start
   setenv("ASAN_OPTIONS", (asan_options + ":verify_asan_link_order=0").c_str(), 1);
   Child server = start({"--root", root.string(), "--timeout", "60"});
