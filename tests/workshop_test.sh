@@ -50,10 +50,17 @@ contains "the tour shows the address families" "resolve |   AF_INET6 ::1"
 contains "the tour resolves backwards" "resolve | 127.0.0.1 -> localhost"
 contains "the tour shows the web's port" "resolve | http -> 80/tcp"
 contains "the tour shows a name that does not resolve" "resolve | error: cannot resolve '::1': "
+contains "the tour shows the web server" "Serving HTTP on port"
+contains "the tour shows what curl sends" "server  | User-Agent: curl/"
+contains "the tour shows the hello" "curl    | Hello, World!"
+contains "the tour shows a 400" "nc      | HTTP/1.1 400 Bad Request"
+contains "the tour shows pipelining" "nc      | <h1>Hello from --root</h1>"
+contains "the tour shows an escape refused" "GET /%2e%2e/secret.txt -> 404"
 
 BENCH_ECHO_MIB=1 check "a small bench" 0 ./workshop bench echo
 contains "the bench prints a table" "|          1 |"
 check "an unknown bench" 2 ./workshop bench nothing
+contains "an unknown bench names the web bench" "there is: echo, web"
 
 [ "$failures" -eq 0 ] && echo "workshop: all checks passed"
 exit "$((failures > 0))"

@@ -1,0 +1,324 @@
+// spoon4-webserver/poll_server.cpp — Spoon 4, the next step: one thread, many clients.
+//
+// The talk ends with "look into selectors, async server approach". This is
+// that step: Python's `selectors` is a wrapper around poll(), and here we call
+// poll() ourselves. New since server.cpp: every socket is non-blocking, so no
+// call ever waits; one poll() waits for all of them at once and says which are
+// ready; each connection keeps its own buffers (what came in, what has yet to
+// go out); a connection stays open for the next request (keep-alive), and
+// requests sent back to back (pipelined) are answered in order.
+// With --root DIR it serves the files under DIR, and nothing outside it.
+//
+// Try it:  ./workshop run spoon4-webserver/poll_server --root spoon4-webserver
+//          curl -v http://127.0.0.1:8888/README.md      (or open it in a browser)
+#include "common/cli.hpp"
+#include "common/net.hpp"
+#include "spoon4-webserver/http.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+using Clock = std::chrono::steady_clock;
+
+// socket → bind → listen. No HOST means every local address: we ask for the
+// IPv6 "any" address (::) first, because with IPV6_V6ONLY off that one socket
+// takes IPv4 clients too (dual stack). Only where IPv6 is off: 0.0.0.0.
+net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) {
+  for (const int family : {AF_INET6, AF_INET}) {
+    addrinfo hints{};
+    hints.ai_family = host.empty() ? family : AF_UNSPEC;  // AF_UNSPEC: IPv4 or IPv6
+    hints.ai_socktype = SOCK_STREAM;                      // TCP
+    hints.ai_flags = AI_PASSIVE;                          // an address to listen on
+    addrinfo* found = nullptr;
+    const std::string service = std::to_string(port);
+    if (const int rc =
+            getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &found);
+        rc != 0)
+      cli::fail_because(gai_strerror(rc), fmt::format("cannot resolve '{}'", host));
+    const std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
+
+    net::Socket listen_socket{socket(found->ai_family, found->ai_socktype, found->ai_protocol)};
+    if (!listen_socket && host.empty() && family == AF_INET6) continue;  // no IPv6 here
+    if (!listen_socket) cli::fail("socket");
+    const int off = 0;
+    const int on = 1;
+    if (found->ai_family == AF_INET6)
+      setsockopt(listen_socket.get(), IPPROTO_IPV6, IPV6_V6ONLY,
+                 reinterpret_cast<const char*>(&off), sizeof off);
+    setsockopt(listen_socket.get(), SOL_SOCKET, net::reuse_address,
+               reinterpret_cast<const char*>(&on), sizeof on);
+    if (bind(listen_socket.get(), found->ai_addr, found->ai_addrlen) != 0)
+      cli::fail("cannot bind to port {}", port);
+    if (listen(listen_socket.get(), backlog) != 0) cli::fail("listen");
+    return listen_socket;
+  }
+  cli::fail("socket");
+}
+
+// What we remember about one client between two poll() rounds.
+struct Connection {
+  net::Socket socket;
+  std::string peer;
+  std::string in{};              // bytes received, not yet answered
+  std::string out{};             // answers not yet sent...
+  std::size_t sent = 0;          // ...of which this much has gone
+  bool answered = false;         // has it had an answer? (then silence is just idling)
+  bool closing = false;          // no more requests: close once `out` has gone
+  bool hung_up = false;          // recv returned 0: the client sends no more
+  bool shut_down = false;        // we sent our FIN
+  Clock::time_point deadline{};  // dropped if still silent then
+};
+
+// Stop taking requests (and reading) while this much waits to go out: a client
+// that sends and never reads cannot make us hold more.
+constexpr std::size_t max_out = 1 << 20;
+
+struct File {
+  int status = 200;
+  std::string content{};
+  std::string_view type = "text/plain; charset=utf-8";
+};
+
+// --root: the file a request's target names, and never one outside root (a
+// canonical path). The target is whatever the client typed, so every trick
+// must fail: "..", "%2e%2e" (percent-encoding), "//etc/passwd", a symlink
+// pointing out. Anything that is not a regular file under root is "404".
+File find_file(const std::filesystem::path& root, std::string_view target) {
+  target = target.substr(0, target.find_first_of("?#"));  // the query is not the path
+  if (!target.starts_with('/')) return {.status = 400};   // "http://host/x", "*": not ours
+  std::string path;  // percent-decoded: "%20" is a space, "%2e" a dot
+  for (std::size_t i = 0; i < target.size(); ++i) {
+    unsigned value = static_cast<unsigned char>(target[i]);
+    if (target[i] == '%') {
+      const char* digits = target.data() + i + 1;
+      if (i + 2 >= target.size() ||
+          std::from_chars(digits, digits + 2, value, 16).ptr != digits + 2 || value == 0)
+        return {.status = 400};  // a broken escape, or a NUL that would cut the name short
+      i += 2;
+    }
+    path += static_cast<char>(value);
+  }
+  std::filesystem::path file = root;
+  for (std::string_view rest = path; !rest.empty();) {  // one name between slashes at a time
+    const std::string_view name = rest.substr(0, rest.find('/'));
+    rest.remove_prefix(std::min(name.size() + 1, rest.size()));
+    if (name == ".." || name.find_first_of("\\:") != std::string_view::npos)
+      return {404, "404 Not Found\n"};  // ".." goes up; "\" and ":" do on Windows
+    if (!name.empty() && name != ".") file /= name;
+  }
+  std::error_code error;
+  if (std::filesystem::is_directory(file, error)) file /= "index.html";
+  const std::filesystem::path real = std::filesystem::canonical(file, error);  // symlinks followed
+  const auto [inside, _] = std::mismatch(root.begin(), root.end(), real.begin(), real.end());
+  if (error || inside != root.end() || !std::filesystem::is_regular_file(real, error))
+    return {404, "404 Not Found\n"};
+  File found{200, std::string(std::filesystem::file_size(real, error), '\0'),
+             http::content_type(real.extension().string())};
+  std::ifstream(real, std::ios::binary)
+      .read(found.content.data(), static_cast<std::streamsize>(found.content.size()));
+  return found;
+}
+
+// Answers the whole requests waiting in `in`, in the order they came.
+void answer_requests(Connection& c, const std::filesystem::path& root) {
+  std::size_t used = 0;
+  while (!c.closing && c.out.size() - c.sent < max_out) {
+    const http::Request request = http::parse(std::string_view(c.in).substr(used));
+    int status = http::status_of(request);  // 200, 400, 405, 431; 0 while incomplete
+    if (status == 0) break;
+    File file{200, "Hello, World!"};
+    if (status == 200 && !root.empty()) file = find_file(root, request.target);
+    if (file.status == 400) status = 400;
+    if (status != 200) {  // an error ends the connection: where would the next request start?
+      http::respond_error(c.out, status);
+      fmt::print("{} {} {}\n", c.peer, status, http::reason(status));
+      c.closing = true;
+      break;
+    }
+    used += request.length;
+    http::respond(c.out, file.status, file.type, file.content, request.method == "HEAD",
+                  request.keep_alive);
+    c.answered = true;
+    c.closing = !request.keep_alive;
+  }
+  c.in.erase(0, used);
+}
+
+// One poll() round for one connection: read, answer, write, close. Returns
+// false when the connection is finished and its slot must go.
+bool serve(pollfd& slot, Connection& c, Clock::time_point now, double timeout,
+           const std::filesystem::path& root, std::array<char, 65536>& buffer) {
+  const auto patience =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout));
+  if (now >= c.deadline) {
+    // Silent too long. A 408 if it owes us a request; a quiet close if it was
+    // idle between requests, lingering, or not reading what we sent.
+    if (c.closing || c.sent < c.out.size() || (c.answered && c.in.empty())) return false;
+    http::respond_error(c.out, 408);
+    fmt::print("{} 408 {}\n", c.peer, http::reason(408));
+    c.closing = true;
+    c.deadline = now + patience;
+  }
+
+  // Readable — or hung up, or failed, which recv() then reports. A hang-up can
+  // come as POLLHUP alone, without POLLIN: look at all three (Beej's bug).
+  const bool was_sending = c.sent < c.out.size();
+  if ((slot.revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+    const auto received = recv(c.socket.get(), buffer.data(), static_cast<int>(buffer.size()), 0);
+    if (received > 0 && !c.closing) c.in.append(buffer.data(), static_cast<std::size_t>(received));
+    if (received > 0) c.deadline = now + patience;
+    if (received == 0) c.hung_up = true;  // Fact: recv returns 0 — the client has closed its side
+    if (received < 0 && !net::would_block(net::last_error())) return false;  // a reset: gone
+  }
+
+  // Answer what came, then send. send() takes what fits in the socket's buffer
+  // now, maybe not all: the rest waits in `out` until poll() says POLLOUT (room
+  // again). Once all went, answers that waited for room (requests pipelined
+  // behind a big answer) go round again.
+  const bool may_send = !was_sending || (slot.revents & POLLOUT) != 0;
+  while (true) {
+    answer_requests(c, root);
+    if (!may_send || c.sent == c.out.size()) break;
+    const auto sent =
+        send(c.socket.get(), c.out.data() + c.sent, static_cast<int>(c.out.size() - c.sent), 0);
+    if (sent < 0 && !net::would_block(net::last_error())) return false;  // the client is gone
+    if (sent <= 0) break;
+    c.sent += static_cast<std::size_t>(sent);
+    c.deadline = now + patience;
+    if (c.sent < c.out.size()) break;  // the socket's buffer is full
+    c.out.clear();
+    c.sent = 0;
+  }
+  if (c.hung_up && !c.closing && c.out.empty()) {
+    if (!c.in.empty()) http::respond_error(c.out, 400);  // it ended mid-request
+    c.closing = true;
+  }
+
+  // Done with this client: close gently, as server.cpp does — our FIN first,
+  // then drop what it still sends until its FIN (or its time-out).
+  if (c.closing && c.out.empty()) {
+    if (c.hung_up) return false;
+    if (!c.shut_down) shutdown(c.socket.get(), SHUT_WR);
+    c.shut_down = true;
+  }
+  const bool reading = !c.hung_up && c.out.size() - c.sent < max_out;
+  slot.events = static_cast<short>((reading ? POLLIN : 0) | (c.out.empty() ? 0 : POLLOUT));
+  return true;
+}
+
+int main(int argc, char** argv) {
+  cli::Options options(argc, argv,
+                       "usage: poll_server [--host ADDR] [--port N] [--root DIR] [--timeout S]\n"
+                       "One thread serving many HTTP clients at once with poll().\n"
+                       "Answers every GET with 'Hello, World!', or with --root the files\n"
+                       "under DIR (index.html for a directory), never anything outside it.\n"
+                       "  --host ADDR    listen on ADDR only (default: all, IPv4 and IPv6)\n"
+                       "  --port N       port to listen on (default 8888; 0: any free port)\n"
+                       "  --root DIR     serve the files under DIR\n"
+                       "  --timeout S    drop a client silent S seconds (default 5)\n");
+  const std::string host = options.text("--host", "");
+  const std::uint16_t port = options.port(8888);
+  const std::string root_option = options.text("--root", "");
+  const double timeout = options.seconds("--timeout", 5);
+  options.done();
+  const net::Startup startup;
+
+  std::filesystem::path root;  // canonical: every ".." and symlink in it resolved
+  if (!root_option.empty()) {
+    std::error_code error;
+    root = std::filesystem::canonical(root_option, error);
+    if (error || !std::filesystem::is_directory(root, error))
+      cli::fail_because(error ? error.message() : "Not a directory",
+                        fmt::format("cannot serve --root '{}'", root_option));
+  }
+
+  // A long backlog (SOMAXCONN): clients arrive faster than one round takes.
+  const net::Socket listen_socket = listen_on(host, port, SOMAXCONN);
+  if (net::set_nonblocking(listen_socket.get()) != 0) cli::fail("set_nonblocking");
+  net::stop_on_signal(listen_socket.get());  // before "port N": a test may signal at once
+  sockaddr_storage bound{};
+  socklen_t bound_length = sizeof bound;
+  getsockname(listen_socket.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length);
+  fmt::print("Serving HTTP with poll() on port {} ...\n", net::port_of(bound));
+
+  // Slot i of `fds` (what poll() watches) belongs to connections[i]; slot 0
+  // is the listening socket, and connections[0] is its unused partner.
+  std::vector<pollfd> fds{{listen_socket.get(), POLLIN, 0}};
+  std::vector<Connection> connections(1);
+  std::array<char, 65536> buffer{};  // one for all: a recv copies out of it at once
+  const auto patience =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout));
+
+  while (!net::stop_requested()) {
+    // Sleep until a socket is ready, or the first client's time runs out.
+    auto first_deadline = Clock::time_point::max();
+    for (std::size_t i = 1; i < connections.size(); ++i)
+      first_deadline = std::min(first_deadline, connections[i].deadline);
+    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(first_deadline - Clock::now());
+    const int ready = poll(fds.data(), fds.size(),
+                           first_deadline == Clock::time_point::max()
+                               ? -1
+                               : static_cast<int>(std::clamp<long long>(wait.count(), 0, 60000)));
+    if (ready < 0 && net::stop_requested()) break;  // Ctrl-C interrupted poll()
+    if (ready < 0) cli::fail("poll");
+    const Clock::time_point now = Clock::now();
+
+    // The listening socket is readable: clients wait in its queue. Take them all.
+    if ((fds[0].revents & POLLIN) != 0) {
+      while (true) {
+        sockaddr_storage address{};
+        socklen_t address_length = sizeof address;
+        net::Socket client_socket{
+            accept(listen_socket.get(), reinterpret_cast<sockaddr*>(&address), &address_length)};
+        if (!client_socket) {
+          if (!net::would_block(net::last_error()) && !net::stop_requested()) {
+            fmt::print(stderr, "accept: {}\n", net::error_text());  // e.g. out of descriptors:
+            fds[0].events = 0;  // stop listening until a connection closes
+          }
+          break;
+        }
+        if (net::set_nonblocking(client_socket.get()) != 0) {
+          fmt::print(stderr, "set_nonblocking: {}\n", net::error_text());
+          continue;
+        }
+        // revents = 0: this slot was not in this round's poll(), and the loop
+        // below will look at it. Garbage there is Beej's bug.
+        fds.push_back(pollfd{client_socket.get(), POLLIN, 0});
+        connections.push_back({.socket = std::move(client_socket),
+                               .peer = net::to_string(address),
+                               .deadline = now + patience});
+        fmt::print("{} connected\n", connections.back().peer);
+      }
+    }
+
+    for (std::size_t i = 1; i < fds.size();) {
+      if (serve(fds[i], connections[i], now, timeout, root, buffer)) {
+        ++i;
+        continue;
+      }
+      fmt::print("{} closed\n", connections[i].peer);
+      // Swap-remove: the last slot moves into slot i, and we do NOT ++i — slot i
+      // now holds a connection this round has not served yet (Beej's bug).
+      if (i + 1 < fds.size()) {
+        fds[i] = fds.back();
+        connections[i] = std::move(connections.back());
+      }
+      fds.pop_back();
+      connections.pop_back();  // net::Socket: shutdown, then close
+      fds[0].events = POLLIN;  // a descriptor is free again
+    }
+  }
+  fmt::print("server stopped\n");
+  return 0;
+}

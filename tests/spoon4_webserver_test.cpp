@@ -1,0 +1,751 @@
+// tests/spoon4_webserver_test.cpp — Spoon 4's two web servers, held to the contract.
+//
+// The tests speak HTTP by hand over a plain socket (so they can send what no
+// browser would: garbage, one byte at a time, 9 KiB of headers, nothing at
+// all), and also run real clients: curl, and a headless browser.
+#include "tests/support/harness.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+using harness::Child;
+using harness::connect_to;
+using harness::Connection;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::filesystem::path temp_dir() {
+  const auto* info = testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = std::string("spoon4-") + info->test_suite_name() + "-" + info->name() + "-" +
+                     std::to_string(getpid());
+  std::replace(name.begin(), name.end(), '/', '-');
+  auto dir = std::filesystem::temp_directory_path() / name;
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+void write_file(const std::filesystem::path& path, const std::string& content) {
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << content;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+std::string get(const std::string& target, const std::string& extra = "",
+                const std::string& method = "GET") {
+  return method + " " + target + " HTTP/1.1\r\nHost: test\r\n" + extra + "\r\n";
+}
+
+// One HTTP response as read off the wire: the head, parsed a little, and the body.
+struct Response {
+  int status = 0;
+  std::string head;  // the status line and the fields, each line ending "\r\n"
+  std::string body;
+  [[nodiscard]] bool has(const std::string& field) const {
+    return head.find("\r\n" + field + "\r\n") != std::string::npos;
+  }
+};
+
+// A test's connection, with the bytes read past the last response kept for the next.
+struct Client : Connection {
+  explicit Client(Connection c) : Connection(std::move(c)) {}
+  std::string pending;
+};
+
+Client open_client(std::uint16_t port, const std::string& host = "127.0.0.1") {
+  return Client(connect_to(port, host));
+}
+
+// Reads one response: the head up to the empty line, then Content-Length bytes
+// (none after a HEAD). Nothing if the server closed or went silent first.
+std::optional<Response> read_response(Client& c, bool head_only = false) {
+  const auto deadline = harness::Clock::now() + harness::kPatience;
+  const auto more = [&] {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - harness::Clock::now());
+    const std::string data = c.receive_some(std::max(left, 0ms));
+    c.pending += data;
+    return !data.empty();
+  };
+  std::size_t end = 0;
+  while ((end = c.pending.find("\r\n\r\n")) == std::string::npos)
+    if (!more()) return std::nullopt;
+  Response response;
+  response.head = c.pending.substr(0, end + 2);
+  c.pending.erase(0, end + 4);
+  for (std::size_t at = response.head.find('\n'); at != std::string::npos;
+       at = response.head.find('\n', at + 1))
+    if (at == 0 || response.head[at - 1] != '\r')
+      ADD_FAILURE() << "a bare \\n in " << response.head;
+  if (!response.head.starts_with("HTTP/1.1 ")) ADD_FAILURE() << response.head;
+  response.status = std::atoi(response.head.c_str() + 9);
+  const auto at = response.head.find("\r\nContent-Length: ");
+  if (at == std::string::npos) {
+    ADD_FAILURE() << "no Content-Length in\n" << response.head;
+    return response;
+  }
+  const std::size_t length = head_only ? 0 : std::stoul(response.head.substr(at + 18));
+  while (c.pending.size() < length)
+    if (!more()) return std::nullopt;
+  response.body = c.pending.substr(0, length);
+  c.pending.erase(0, length);
+  return response;
+}
+
+const std::vector<std::string> kServers = {"spoon4-webserver/server",
+                                           "spoon4-webserver/poll_server"};
+
+std::string name_of(const testing::TestParamInfo<std::string>& info) {
+  std::string name = info.param.substr(info.param.find('/') + 1);
+  std::erase(name, '_');
+  return name;
+}
+
+bool have(const std::string& command) {
+  return std::system(("command -v " + command + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+// Loads `url` in headless Chromium and returns the page as the browser built it
+// (its DOM), or nothing. The flags keep it from phoning home or needing a screen.
+std::optional<std::string> browse(const std::string& url, const std::filesystem::path& dir) {
+  const auto profile = dir / "chromium-profile";
+  const auto dom = dir / "dom.html";
+  const std::string command =
+      "timeout 30 chromium --headless --no-sandbox --disable-gpu --no-first-run "
+      "--disable-background-networking --disable-component-update --disable-sync "
+      "--user-data-dir=" +
+      profile.string() + " --dump-dom " + url + " > " + dom.string() + " 2> " +
+      (dir / "chromium.err").string();
+  if (std::system(command.c_str()) != 0) {
+    ADD_FAILURE() << "chromium failed:\n" << read_file(dir / "chromium.err");
+    return std::nullopt;
+  }
+  return read_file(dom);
+}
+
+}  // namespace
+
+// --- Both servers: the contract's common lines ------------------------------
+
+class BothServers : public testing::TestWithParam<std::string> {
+ protected:
+  static Child start(std::vector<std::string> args = {}) {
+    args.insert(args.begin(), {"--port", "0"});
+    return Child(GetParam(), args);
+  }
+};
+
+TEST_P(BothServers, HelpPrintsUsageToStdoutAndExitsZero) {
+  const auto result = harness::run(GetParam(), {"--help"});
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_NE(result.out.find("usage:"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("--timeout"), std::string::npos) << result.out;
+  EXPECT_EQ(result.err, "");
+}
+
+TEST_P(BothServers, BadCommandLinesPrintOneErrorLineAndExitTwo) {
+  const std::vector<std::vector<std::string>> bad = {
+      {"--bogus"}, {"--port", "70000"}, {"--timeout", "soon"}, {"--timeout", "0"}, {"stray"}};
+  for (const auto& args : bad) {
+    const auto result = harness::run(GetParam(), args);
+    EXPECT_EQ(result.exit_code, 2) << args[0];
+    EXPECT_TRUE(result.err.starts_with("error: ")) << result.err;
+    EXPECT_EQ(result.out, "");
+  }
+}
+
+TEST_P(BothServers, AnswersGetWithAValidHttpResponseSayingHelloWorld) {
+  Child server = start();
+  auto client = open_client(server.port());
+  ASSERT_TRUE(client.send_all(get("/")));
+  const auto response = read_response(client);
+  ASSERT_TRUE(response);
+  EXPECT_TRUE(response->head.starts_with("HTTP/1.1 200 OK\r\n")) << response->head;
+  EXPECT_TRUE(response->has("Content-Length: 13")) << response->head;
+  EXPECT_TRUE(response->has("Content-Type: text/plain; charset=utf-8")) << response->head;
+  EXPECT_NE(response->head.find("\r\nDate: "), std::string::npos) << response->head;
+  EXPECT_EQ(response->body, "Hello, World!");
+}
+
+TEST_P(BothServers, HeadGetsTheHeadersAlone) {
+  Child server = start();
+  auto client = open_client(server.port());
+  ASSERT_TRUE(client.send_all(get("/", "Connection: close\r\n", "HEAD")));
+  const auto response = read_response(client, true);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_TRUE(response->has("Content-Length: 13")) << response->head;          // the GET's length
+  EXPECT_EQ(client.pending + client.receive_until_close().value_or("?"), "");  // no body
+}
+
+TEST_P(BothServers, ARequestSentOneByteAtATimeIsAnswered) {
+  Child server = start();
+  auto client = open_client(server.port());
+  const int on = 1;  // no Nagle: each byte its own segment
+  setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  for (const char byte : get("/", "User-Agent: one-byte-at-a-time\r\n"))
+    ASSERT_TRUE(client.send_all(std::string(1, byte)));
+  const auto response = read_response(client);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "Hello, World!");
+}
+
+TEST_P(BothServers, AcceptsBareNewlinesSoARequestCanBeTypedIntoNetcat) {
+  Child server = start();
+  auto client = open_client(server.port());
+  ASSERT_TRUE(client.send_all("GET / HTTP/1.0\n\n"));
+  const auto response = read_response(client);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "Hello, World!");
+  EXPECT_TRUE(response->has("Connection: close"));  // HTTP/1.0 closes unless asked otherwise
+  EXPECT_TRUE(client.closed_by_peer());
+}
+
+// The table of bad inputs in the lesson README, row by row.
+struct BadInput {
+  std::string name;
+  std::string bytes;
+  int status;
+};
+
+TEST_P(BothServers, EachBadInputGetsItsStatusAndTheServerKeepsServing) {
+  const std::vector<BadInput> table = {
+      {"not HTTP at all", "hello\r\n", 400},
+      {"binary garbage", std::string("\x16\x03\x01\x00\xa5\x01\x00\x00\r\n\r\n", 12), 400},
+      {"no version", "GET /\r\n\r\n", 400},
+      {"HTTP/2 in plain text", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 400},
+      {"HTTP/1.1 without Host", "GET / HTTP/1.1\r\n\r\n", 400},
+      {"a field without a colon", "GET / HTTP/1.1\r\nHost: x\r\nnonsense\r\n\r\n", 400},
+      {"space before the colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400},
+      {"headers over 8 KiB",
+       "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n", 431},
+      {"a request line over 8 KiB", "GET /" + std::string(9000, 'a'), 431},
+      {"POST", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", 405},
+      {"DELETE", get("/", "", "DELETE"), 405},
+      {"a lower-case method", get("/", "", "get"), 405},
+  };
+  Child server = start();
+  const auto port = server.port();
+  for (const auto& row : table) {
+    auto client = open_client(port);
+    ASSERT_TRUE(client.send_all(row.bytes)) << row.name;
+    const auto response = read_response(client);
+    ASSERT_TRUE(response) << row.name;
+    EXPECT_EQ(response->status, row.status) << row.name;
+    EXPECT_TRUE(response->has("Connection: close")) << row.name;
+    if (row.status == 405) {
+      EXPECT_TRUE(response->has("Allow: GET, HEAD")) << row.name;
+    }
+    EXPECT_TRUE(client.closed_by_peer()) << row.name;
+  }
+  auto next = open_client(port);
+  ASSERT_TRUE(next.send_all(get("/")));
+  const auto response = read_response(next);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+}
+
+TEST_P(BothServers, ARequestCutShortByTheClientsCloseGets400) {
+  Child server = start();
+  auto client = open_client(server.port());
+  ASSERT_TRUE(client.send_all("GET / HTTP/1.1\r\nHost: x\r\n"));  // no empty line...
+  client.shutdown_write();                                        // ...and no more to come
+  const auto response = read_response(client);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 400);
+}
+
+TEST_P(BothServers, ASilentClientGets408AfterTheTimeoutAndTheServerKeepsServing) {
+  Child server = start({"--timeout", "0.2"});
+  const auto port = server.port();
+  for (const std::string said : {"", "GET / HTTP/1.1\r\n"}) {  // nothing, or half a request
+    auto silent = open_client(port);
+    ASSERT_TRUE(said.empty() || silent.send_all(said));
+    const auto response = read_response(silent);
+    ASSERT_TRUE(response) << "after '" << said << "'";
+    EXPECT_EQ(response->status, 408);
+    EXPECT_TRUE(silent.closed_by_peer());
+  }
+  auto next = open_client(port);
+  ASSERT_TRUE(next.send_all(get("/")));
+  const auto response = read_response(next);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+}
+
+TEST_P(BothServers, SurvivesAClientThatResetsMidRequest) {
+  Child server = start();
+  const auto port = server.port();
+  auto rude = open_client(port);
+  ASSERT_TRUE(rude.send_all("GET / HTT"));
+  rude.reset();
+  auto next = open_client(port);
+  ASSERT_TRUE(next.send_all(get("/")));
+  const auto response = read_response(next);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "Hello, World!");
+  EXPECT_TRUE(server.running());
+}
+
+TEST_P(BothServers, ServesIpv6) {
+  if (!harness::has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 on loopback here";
+  Child server = start();
+  auto client = open_client(server.port(), "::1");
+  ASSERT_TRUE(client.send_all(get("/")));
+  const auto response = read_response(client);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "Hello, World!");
+}
+
+TEST_P(BothServers, ExitsZeroWithinOneSecondOnSigtermAndSigintEvenWithAClientConnected) {
+  for (const int signal_number : {SIGTERM, SIGINT}) {
+    Child server = start();
+    auto idle = open_client(server.port());
+    ASSERT_TRUE(idle.send_all("GET / HT"));  // the server is now waiting for the rest
+    server.signal(signal_number);
+    EXPECT_EQ(server.wait(1s), 0) << "signal " << signal_number << "\n" << server.err();
+    EXPECT_TRUE(idle.closed_by_peer());
+  }
+}
+
+TEST_P(BothServers, PortInUseExitsOneNamingThePortAndTheReason) {
+  Child first = start();
+  const std::string port = std::to_string(first.port());
+  const auto result = harness::run(GetParam(), {"--port", port});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(result.err, "error: cannot bind to port " + port + ": Address already in use\n");
+}
+
+// A real client: curl. It checks the response more strictly than our own
+// reader (and a missing Content-Length would leave it waiting for the close).
+TEST_P(BothServers, AnswersCurl) {
+  if (!have("curl")) GTEST_FAIL() << "curl is missing: ./workshop test installs it";
+  const auto dir = temp_dir();
+  Child server = start();
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/";
+  const auto out = dir / "curl.out";
+  const int rc = std::system(("curl -sS --fail --max-time 5 -o " + out.string() +
+                              " -w '%{http_code} %{size_download}' " + url + " > " +
+                              (dir / "curl.info").string())
+                                 .c_str());
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(read_file(out), "Hello, World!");
+  EXPECT_EQ(read_file(dir / "curl.info"), "200 13");
+  std::filesystem::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Spoon4, BothServers, testing::ValuesIn(kServers), name_of);
+
+// --- server: the talk's server, one client at a time -------------------------
+
+TEST(Server, PrintsEachRequestItReceivesTheTalksWhatYourBrowserSends) {
+  Child server("spoon4-webserver/server", {"--port", "0"});
+  auto client = open_client(server.port());
+  ASSERT_TRUE(client.send_all(get("/hello?x=1", "User-Agent: spoon-test/1.0\r\n")));
+  ASSERT_TRUE(read_response(client));
+  EXPECT_EQ(server.wait_for_line("GET "), "GET /hello?x=1 HTTP/1.1");  // "\r" taken off
+  EXPECT_EQ(server.read_line(), "Host: test");
+  EXPECT_EQ(server.read_line(), "User-Agent: spoon-test/1.0");
+  EXPECT_EQ(server.read_line(), "");
+  EXPECT_EQ(server.read_line(), "127.0.0.1:" + std::to_string(client.local_port()) + " 200 OK");
+}
+
+TEST(Server, ClosesTheConnectionAfterEachResponse) {
+  Child server("spoon4-webserver/server", {"--port", "0"});
+  auto client = open_client(server.port());
+  ASSERT_TRUE(client.send_all(get("/")));
+  const auto response = read_response(client);
+  ASSERT_TRUE(response);
+  EXPECT_TRUE(response->has("Connection: close"));
+  EXPECT_EQ(client.pending + client.receive_until_close().value_or("?"), "");
+}
+
+// A real browser: the talk's "what your browser sends?", with its User-Agent.
+TEST(Server, HeadlessChromiumShowsHelloWorldAndTheServerPrintsItsUserAgent) {
+  if (!have("chromium")) GTEST_FAIL() << "chromium is missing: ./workshop test installs it";
+  const auto dir = temp_dir();
+  Child server("spoon4-webserver/server", {"--port", "0"});
+  const auto page = browse("http://127.0.0.1:" + std::to_string(server.port()) + "/", dir);
+  ASSERT_TRUE(page);
+  EXPECT_NE(page->find("Hello, World!"), std::string::npos) << *page;
+  const auto agent = server.wait_for_line("User-Agent: ");
+  ASSERT_TRUE(agent) << server.out();
+  EXPECT_NE(agent->find("HeadlessChrome/"), std::string::npos) << *agent;
+  std::filesystem::remove_all(dir);
+}
+
+// The price of one client at a time, which the README explains: while one
+// client is silent, the next is not served at all — until the time-out.
+TEST(Server, OneSilentClientMakesTheNextWaitUntilItsTimeout) {
+  Child server("spoon4-webserver/server", {"--port", "0", "--timeout", "0.3"});
+  const auto port = server.port();
+  auto silent = open_client(port);
+  auto next = open_client(port);
+  ASSERT_TRUE(next.send_all(get("/")));
+  const auto response = read_response(next);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  // By the time `next` had its answer, the silent one had already had its 408.
+  EXPECT_TRUE(harness::wait_readable(silent.get(), harness::Clock::now()));
+  const auto timed_out = read_response(silent);
+  ASSERT_TRUE(timed_out);
+  EXPECT_EQ(timed_out->status, 408);
+}
+
+// --- poll_server: one thread, many clients ------------------------------------
+
+class PollServer : public testing::Test {
+ protected:
+  std::filesystem::path dir = temp_dir();
+  std::filesystem::path root = dir / "www";
+  void TearDown() override { std::filesystem::remove_all(dir); }
+  static Child start(std::vector<std::string> args = {}) {
+    args.insert(args.begin(), {"--port", "0"});
+    return Child("spoon4-webserver/poll_server", args);
+  }
+};
+
+TEST_F(PollServer, KeepsTheConnectionOpenForTheNextRequest) {
+  Child server = start();
+  auto client = open_client(server.port());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(client.send_all(get("/")));
+    const auto response = read_response(client);
+    ASSERT_TRUE(response) << "request " << i;
+    EXPECT_TRUE(response->has("Connection: keep-alive"));
+    EXPECT_EQ(response->body, "Hello, World!");
+  }
+  ASSERT_TRUE(client.send_all(get("/", "Connection: close\r\n")));
+  const auto last = read_response(client);
+  ASSERT_TRUE(last);
+  EXPECT_TRUE(last->has("Connection: close"));
+  EXPECT_TRUE(client.closed_by_peer());
+}
+
+TEST_F(PollServer, AnswersPipelinedRequestsInOrder) {
+  write_file(root / "one.txt", "first");
+  write_file(root / "two.html", "<p>second</p>");
+  Child server = start({"--root", root.string()});
+  auto client = open_client(server.port());
+  // Two requests in one send: the server must find where the first ends.
+  ASSERT_TRUE(client.send_all(get("/one.txt") + get("/two.html") + get("/one.txt", "", "HEAD")));
+  const auto first = read_response(client);
+  const auto second = read_response(client);
+  const auto third = read_response(client, true);
+  ASSERT_TRUE(first && second && third);
+  EXPECT_EQ(first->body, "first");
+  EXPECT_TRUE(first->has("Content-Type: text/plain; charset=utf-8"));
+  EXPECT_EQ(second->body, "<p>second</p>");
+  EXPECT_TRUE(second->has("Content-Type: text/html; charset=utf-8"));
+  EXPECT_TRUE(third->has("Content-Length: 5"));
+}
+
+TEST_F(PollServer, ASilentClientDelaysNobody) {
+  Child server = start({"--timeout", "60"});  // far longer than this test's patience
+  const auto port = server.port();
+  auto silent = open_client(port);
+  auto half = open_client(port);
+  ASSERT_TRUE(half.send_all("GET / HTTP/1.1\r\nHo"));
+  auto next = open_client(port);
+  ASSERT_TRUE(next.send_all(get("/")));
+  const auto response = read_response(next);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+}
+
+TEST_F(PollServer, AnswersAFreshClientWhile300ConnectionsAreOpen) {
+  Child server = start({"--timeout", "60"});
+  const auto port = server.port();
+  std::vector<Client> open;
+  open.reserve(300);
+  for (int i = 0; i < 300; ++i) {
+    open.push_back(open_client(port));
+    const std::string said = i % 3 == 1 ? "GET / HTTP/1.1\r\n" : i % 3 == 2 ? get("/") : "";
+    ASSERT_TRUE(open.back().send_all(said));  // nothing, half a request, or a whole one
+  }
+  auto fresh = open_client(port);
+  ASSERT_TRUE(fresh.send_all(get("/")));
+  const auto response = read_response(fresh);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "Hello, World!");
+  for (int i = 2; i < 300; i += 3) {
+    const auto answer = read_response(open[i]);
+    ASSERT_TRUE(answer) << "connection " << i;
+    EXPECT_EQ(answer->status, 200);
+  }
+}
+
+// A file far bigger than the socket's buffers: send() takes it in pieces.
+TEST_F(PollServer, SendsABigFileWholeThroughPartialWrites) {
+  std::string big(8 << 20, '\0');  // more than a socket's send buffer takes
+  for (std::size_t i = 0; i < big.size(); ++i)
+    big[i] = static_cast<char>((i * 7919) >> 8);
+  write_file(root / "big.bin", big);
+  Child server = start({"--root", root.string(), "--timeout", "60"});  // slow under sanitizers
+  auto client = open_client(server.port());
+  ASSERT_TRUE(client.send_all(get("/big.bin") + get("/big.bin", "Connection: close\r\n")));
+  for (int i = 0; i < 2; ++i) {
+    const auto response = read_response(client);
+    ASSERT_TRUE(response) << "response " << i;
+    EXPECT_TRUE(response->has("Content-Type: application/octet-stream"));
+    EXPECT_TRUE(response->body == big) << "response " << i;
+  }
+  EXPECT_TRUE(client.closed_by_peer());
+}
+
+// A client that asks and asks but never reads must not make the server hold
+// its answers without end, nor slow anyone else; it is dropped at its time-out.
+TEST_F(PollServer, AClientThatNeverReadsIsDroppedAndStallsNobody) {
+  write_file(root / "big.bin", std::string(4 << 20, 'x'));
+  write_file(root / "index.html", "home");
+  Child server = start({"--root", root.string(), "--timeout", "0.5"});
+  const auto port = server.port();
+  auto hog = open_client(port);
+  const int flags = fcntl(hog.get(), F_GETFL);
+  fcntl(hog.get(), F_SETFL, flags | O_NONBLOCK);
+  const std::string request = get("/big.bin");
+  int requests = 0;
+  while (::send(hog.get(), request.data(), request.size(), MSG_NOSIGNAL) > 0 && requests < 100000)
+    ++requests;
+  auto next = open_client(port);
+  ASSERT_TRUE(next.send_all(get("/")));
+  const auto response = read_response(next);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "home");
+  EXPECT_TRUE(server.wait_for_line("127.0.0.1:" + std::to_string(hog.local_port()) + " closed"));
+}
+
+// --- poll_server --root: files, and nothing outside root ----------------------
+
+TEST_F(PollServer, ServesFilesUnderRootWithTheirContentType) {
+  write_file(root / "index.html", "<h1>home</h1>");
+  write_file(root / "docs" / "index.html", "<h1>docs</h1>");
+  write_file(root / "docs" / "notes.txt", "plain");
+  write_file(root / "a b.txt", "spaced");
+  write_file(root / "style.css", "p{}");
+  Child server = start({"--root", root.string()});
+  auto client = open_client(server.port());
+  const std::vector<std::tuple<std::string, int, std::string, std::string>> table = {
+      {"/", 200, "text/html; charset=utf-8", "<h1>home</h1>"},
+      {"/docs/", 200, "text/html; charset=utf-8", "<h1>docs</h1>"},
+      {"/docs", 200, "text/html; charset=utf-8", "<h1>docs</h1>"},
+      {"/docs/notes.txt?v=2", 200, "text/plain; charset=utf-8", "plain"},
+      {"/a%20b.txt", 200, "text/plain; charset=utf-8", "spaced"},
+      {"/./docs//notes.txt", 200, "text/plain; charset=utf-8", "plain"},
+      {"/style.css", 200, "text/css", "p{}"},
+      {"/missing.html", 404, "text/plain; charset=utf-8", "404 Not Found\n"},
+  };
+  for (const auto& [target, status, type, body] : table) {
+    ASSERT_TRUE(client.send_all(get(target)));
+    const auto response = read_response(client);  // one connection: a 404 keeps it alive
+    ASSERT_TRUE(response) << target;
+    EXPECT_EQ(response->status, status) << target;
+    EXPECT_TRUE(response->has("Content-Type: " + type)) << target << "\n" << response->head;
+    EXPECT_EQ(response->body, body) << target;
+  }
+}
+
+TEST_F(PollServer, NeverServesAnythingOutsideRoot) {
+  write_file(root / "index.html", "home");
+  write_file(root / "sub" / "ok.txt", "ok");
+  const std::string secret = "the secret outside root";
+  write_file(dir / "secret.txt", secret);
+  write_file(dir / "www2" / "x.txt", secret);  // a sibling whose name starts like root's
+  std::filesystem::create_symlink(dir / "secret.txt", root / "link-out.txt");
+  std::filesystem::create_directory_symlink(dir, root / "dir-out");
+  std::filesystem::create_symlink(root / "sub" / "ok.txt", root / "link-in.txt");
+  Child server = start({"--root", root.string()});
+  const auto port = server.port();
+  const std::vector<std::string> attempts = {
+      "/../secret.txt",
+      "/sub/../../secret.txt",
+      "/%2e%2e/secret.txt",
+      "/%2E%2E%2Fsecret.txt",
+      "/sub/..%2f..%2fsecret.txt",
+      "/..%5csecret.txt",
+      "//" + (dir / "secret.txt").string(),
+      (dir / "secret.txt").string(),
+      "/../www2/x.txt",
+      "/link-out.txt",
+      "/dir-out/secret.txt",
+      "/sub/%2e%2e/%2e%2e/secret.txt",
+  };
+  for (const auto& target : attempts) {
+    auto client = open_client(port);
+    ASSERT_TRUE(client.send_all(get(target, "Connection: close\r\n")));
+    const auto response = read_response(client);
+    ASSERT_TRUE(response) << target;
+    EXPECT_EQ(response->status, 404) << target;
+    EXPECT_EQ(response->body.find("secret"), std::string::npos) << target;
+  }
+  for (const auto& target : {"http://test/secret.txt", "*", "/bad%zz", "/nul%00.txt"}) {
+    auto client = open_client(port);
+    ASSERT_TRUE(client.send_all(get(target)));
+    const auto response = read_response(client);
+    ASSERT_TRUE(response) << target;
+    EXPECT_EQ(response->status, 400) << target;
+  }
+  auto client = open_client(port);  // a symlink that stays inside is fine
+  ASSERT_TRUE(client.send_all(get("/link-in.txt")));
+  const auto response = read_response(client);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "ok");
+}
+
+TEST_F(PollServer, ARootThatIsNotADirectoryExitsOne) {
+  const auto missing = harness::run("spoon4-webserver/poll_server",
+                                    {"--port", "0", "--root", (dir / "nothing").string()});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.err, "error: cannot serve --root '" + (dir / "nothing").string() +
+                             "': No such file or directory\n");
+  write_file(dir / "file.txt", "x");
+  const auto file = harness::run("spoon4-webserver/poll_server",
+                                 {"--port", "0", "--root", (dir / "file.txt").string()});
+  EXPECT_EQ(file.exit_code, 1);
+  EXPECT_TRUE(file.err.ends_with(": Not a directory\n")) << file.err;
+  EXPECT_EQ(file.out, "");
+}
+
+TEST_F(PollServer, CurlReusesOneConnectionForTwoRequests) {
+  if (!have("curl")) GTEST_FAIL() << "curl is missing: ./workshop test installs it";
+  write_file(root / "a.txt", "A");
+  write_file(root / "b.txt", "B");
+  Child server = start({"--root", root.string()});
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  const auto out = dir / "curl.out";
+  const int rc = std::system(("curl -sS --fail --max-time 5 " + base + "/a.txt " + base +
+                              "/b.txt -w ' %{num_connects}' > " + out.string())
+                                 .c_str());
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(read_file(out), "A 1B 0");  // the second request made no new connection
+}
+
+TEST_F(PollServer, HeadlessChromiumShowsAPageFromRoot) {
+  if (!have("chromium")) GTEST_FAIL() << "chromium is missing: ./workshop test installs it";
+  write_file(root / "index.html",
+             "<!doctype html><title>t</title><link rel=stylesheet href=style.css>"
+             "<h1 id=greeting>Hello from --root</h1>");
+  write_file(root / "style.css", "h1 { color: green }");
+  Child server = start({"--root", root.string()});
+  const auto page = browse("http://127.0.0.1:" + std::to_string(server.port()) + "/", dir);
+  ASSERT_TRUE(page);
+  EXPECT_NE(page->find("<h1 id=\"greeting\">Hello from --root</h1>"), std::string::npos) << *page;
+}
+
+// --- poll_server: the four bugs found in Beej's pollserver.c, 2024–25 ----------
+
+// Beej's bug 1: an error message named the wrong program. Ours name this
+// program in the hint, and the failed call and the system's reason.
+TEST_F(PollServer, BeejErrorMessagesNameThisProgramAndTheFailedCall) {
+  const auto bad = harness::run("spoon4-webserver/poll_server", {"--bogus"});
+  EXPECT_EQ(bad.err,
+            "error: unknown option '--bogus'\nTry 'poll_server --help' for more information.\n");
+  Child first = start();
+  const std::string port = std::to_string(first.port());
+  const auto busy = harness::run("spoon4-webserver/poll_server", {"--port", port});
+  EXPECT_EQ(busy.err, "error: cannot bind to port " + port + ": Address already in use\n");
+}
+
+// Beej's bug 2: a hang-up can be reported as POLLHUP without POLLIN, and a
+// loop that only looks at POLLIN never closes that slot (and poll() returns
+// at once, forever). Linux adds POLLIN to a reset's POLLHUP, so the server runs
+// with a poll() that leaves POLLHUP alone (spoon4_pollhup_alone.cpp). And the
+// server is not even asking for POLLIN — it stopped reading a client that does
+// not read its answers — when that client vanishes with a reset. The slot
+// must go at once, not at the time-out.
+TEST_F(PollServer, BeejAHangUpReportedAsPollhupAloneClosesTheSlotAtOnce) {
+  write_file(root / "big.bin", std::string(4 << 20, 'x'));
+  const char* const asan_set = std::getenv("ASAN_OPTIONS");
+  const std::string asan_options = asan_set != nullptr ? asan_set : "";
+  setenv("LD_PRELOAD", POLLHUP_ALONE, 1);  // for the child about to start
+  setenv("ASAN_OPTIONS", (asan_options + ":verify_asan_link_order=0").c_str(), 1);
+  Child server = start({"--root", root.string(), "--timeout", "60"});
+  unsetenv("LD_PRELOAD");
+  setenv("ASAN_OPTIONS", asan_options.c_str(), 1);
+  const auto port = server.port();
+  auto hog = open_client(port);
+  const int flags = fcntl(hog.get(), F_GETFL);
+  fcntl(hog.get(), F_SETFL, flags | O_NONBLOCK);
+  const std::string request = get("/big.bin");
+  int requests = 0;  // until the server stops reading: both buffers full
+  while (::send(hog.get(), request.data(), request.size(), MSG_NOSIGNAL) > 0 && requests < 100000)
+    ++requests;
+  const std::string peer = "127.0.0.1:" + std::to_string(hog.local_port());
+  hog.reset();
+  EXPECT_TRUE(server.wait_for_line(peer + " closed", 5s)) << server.out();
+  auto next = open_client(port);
+  ASSERT_TRUE(next.send_all(get("/nothing")));
+  const auto response = read_response(next);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 404);
+}
+
+// Beej's bug 3: a slot added during a round had an uninitialised revents, so
+// the loop acted on garbage: it read from, or dropped, a client that had not
+// spoken. Many clients arrive at once, say nothing, then each asks in turn.
+TEST_F(PollServer, BeejANewSlotStartsWithNoEventsSoASilentNewcomerIsLeftAlone) {
+  Child server = start({"--timeout", "60"});
+  const auto port = server.port();
+  std::vector<Client> quiet;
+  quiet.reserve(64);
+  for (int i = 0; i < 64; ++i)
+    quiet.push_back(open_client(port));
+  for (std::size_t i = 0; i < quiet.size(); ++i) {
+    ASSERT_TRUE(quiet[i].send_all(get("/"))) << "client " << i;
+    const auto response = read_response(quiet[i]);
+    ASSERT_TRUE(response) << "client " << i << " was dropped before it spoke";
+    EXPECT_EQ(response->body, "Hello, World!");
+  }
+  EXPECT_EQ(server.out().find(" closed"), std::string::npos) << server.out();
+}
+
+// Beej's bug 4: removing slot i by moving the last slot into it, then going on
+// to i + 1, skips the moved connection this round. Half the clients leave at
+// once while the other half ask for their own file: every one still asking
+// must get an answer — its own, which also proves the poll slots and the
+// connections' buffers moved together.
+TEST_F(PollServer, BeejSwapRemoveServesTheConnectionMovedIntoTheFreedSlot) {
+  constexpr int clients = 40;
+  for (int i = 0; i < clients; ++i)
+    write_file(root / (std::to_string(i) + ".txt"), "file " + std::to_string(i));
+  Child server = start({"--root", root.string(), "--timeout", "60"});
+  const auto port = server.port();
+  std::vector<Client> connections;
+  connections.reserve(clients);
+  for (int i = 0; i < clients; ++i)
+    connections.push_back(open_client(port));
+  for (int i = 0; i < clients; ++i)
+    ASSERT_TRUE(server.wait_for_line(" connected"));
+  for (int i = 0; i < clients; ++i) {
+    if (i % 2 == 0)
+      connections[i].reset();
+    else
+      ASSERT_TRUE(connections[i].send_all(get("/" + std::to_string(i) + ".txt")));
+  }
+  for (int i = 1; i < clients; i += 2) {
+    const auto response = read_response(connections[i]);
+    ASSERT_TRUE(response) << "client " << i;
+    EXPECT_EQ(response->body, "file " + std::to_string(i));
+  }
+}
