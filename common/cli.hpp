@@ -68,6 +68,8 @@ class Options {
   Options(int argc, char** argv, std::string usage) : usage_(std::move(usage)) {
     program_ = argc > 0 ? std::string_view(argv[0]) : "program";
     program_ = program_.substr(program_.find_last_of("/\\") + 1);
+    if (program_.ends_with(".exe")) program_.remove_suffix(4);  // Windows
+    net::binary_output();  // the usage and errors below are the same bytes everywhere
     for (int i = 1; i < argc; ++i)
       args_.emplace_back(argv[i]);
     for (const std::string& arg : args_) {

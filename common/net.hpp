@@ -81,6 +81,15 @@ inline constexpr int reuse_address = SO_REUSEADDR;
 inline std::string error_text(int code = last_error()) { return std::strerror(code); }
 #endif
 
+// "\n" on stdout and stderr stays "\n" (Windows' text mode writes "\r\n"):
+// the same bytes on every system, for pipes and tests alike.
+inline void binary_output() {
+#ifdef _WIN32
+  _setmode(_fileno(stdout), _O_BINARY);
+  _setmode(_fileno(stderr), _O_BINARY);
+#endif
+}
+
 // What every program does first: start Winsock (nothing to start on POSIX),
 // make SIGPIPE harmless (a vanished peer becomes an error code from send, not
 // the death of the program), and flush output at every line so a pipe sees it.
@@ -90,8 +99,7 @@ struct Startup {
     WSADATA data{};
     if (WSAStartup(MAKEWORD(2, 2), &data) != 0) std::exit(1);
     std::setvbuf(stdout, nullptr, _IONBF, 0);  // Windows has no line buffering
-    _setmode(_fileno(stdout), _O_BINARY);      // "\n", not "\r\n": the same bytes everywhere
-    _setmode(_fileno(stderr), _O_BINARY);
+    binary_output();
 #else
     std::signal(SIGPIPE, SIG_IGN);
     std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);

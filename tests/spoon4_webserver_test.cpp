@@ -5,10 +5,10 @@
 // all), and also run real clients: curl, and a headless browser.
 #include "tests/support/harness.hpp"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
+#ifndef _WIN32
 #include <netinet/tcp.h>
-#include <unistd.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -33,7 +34,7 @@ namespace {
 std::filesystem::path temp_dir() {
   const auto* info = testing::UnitTest::GetInstance()->current_test_info();
   std::string name = std::string("spoon4-") + info->test_suite_name() + "-" + info->name() + "-" +
-                     std::to_string(getpid());
+                     std::to_string(std::random_device{}());
   std::replace(name.begin(), name.end(), '/', '-');
   auto dir = std::filesystem::temp_directory_path() / name;
   std::filesystem::create_directories(dir);
@@ -122,6 +123,25 @@ std::string name_of(const testing::TestParamInfo<std::string>& info) {
   return name;
 }
 
+// "error: cannot bind to port N: REASON" for a port another server holds. On
+// Windows a port held with SO_EXCLUSIVEADDRUSE answers "access denied"
+// (WSAEACCES) rather than "address in use".
+bool is_port_in_use_error(const std::string& err, const std::string& port) {
+  const std::string start = "error: cannot bind to port " + port + ": ";
+#ifdef _WIN32
+  if (err == start + net::error_text(WSAEACCES) + "\n") return true;
+#endif
+  return err == start + harness::reason(EADDRINUSE) + "\n";
+}
+
+// curl and Chromium are Linux programs here: the Windows build (under Wine)
+// leaves the tests that drive them to the Linux build.
+#ifdef _WIN32
+#define LINUX_PEERS_ONLY() GTEST_SKIP() << "curl and Chromium run in the Linux build"
+#else
+#define LINUX_PEERS_ONLY() (void)0
+#endif
+
 bool have(const std::string& command) {
   return std::system(("command -v " + command + " >/dev/null 2>&1").c_str()) == 0;
 }
@@ -203,7 +223,7 @@ TEST_P(BothServers, ARequestSentOneByteAtATimeIsAnswered) {
   Child server = start();
   auto client = open_client(server.port());
   const int on = 1;  // no Nagle: each byte its own segment
-  setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&on), sizeof on);
   for (const char byte : get("/", "User-Agent: one-byte-at-a-time\r\n"))
     ASSERT_TRUE(client.send_all(std::string(1, byte)));
   const auto response = read_response(client);
@@ -334,12 +354,13 @@ TEST_P(BothServers, PortInUseExitsOneNamingThePortAndTheReason) {
   const std::string port = std::to_string(first.port());
   const auto result = harness::run(GetParam(), {"--port", port});
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_EQ(result.err, "error: cannot bind to port " + port + ": Address already in use\n");
+  EXPECT_TRUE(is_port_in_use_error(result.err, port)) << result.err;
 }
 
 // A real client: curl. It checks the response more strictly than our own
 // reader (and a missing Content-Length would leave it waiting for the close).
 TEST_P(BothServers, AnswersCurl) {
+  LINUX_PEERS_ONLY();
   if (!have("curl")) GTEST_FAIL() << "curl is missing: ./workshop test installs it";
   const auto dir = temp_dir();
   Child server = start();
@@ -383,6 +404,7 @@ TEST(Server, ClosesTheConnectionAfterEachResponse) {
 
 // A real browser: the talk's "what your browser sends?", with its User-Agent.
 TEST(Server, HeadlessChromiumShowsHelloWorldAndTheServerPrintsItsUserAgent) {
+  LINUX_PEERS_ONLY();
   if (!have("chromium")) GTEST_FAIL() << "chromium is missing: ./workshop test installs it";
   const auto dir = temp_dir();
   Child server("spoon4-webserver/server", {"--port", "0"});
@@ -522,11 +544,11 @@ TEST_F(PollServer, AClientThatNeverReadsIsDroppedAndStallsNobody) {
   Child server = start({"--root", root.string(), "--timeout", "0.5"});
   const auto port = server.port();
   auto hog = open_client(port);
-  const int flags = fcntl(hog.get(), F_GETFL);
-  fcntl(hog.get(), F_SETFL, flags | O_NONBLOCK);
+  net::set_nonblocking(hog.get());  // send until both buffers are full, then stop
   const std::string request = get("/big.bin");
   int requests = 0;
-  while (::send(hog.get(), request.data(), request.size(), MSG_NOSIGNAL) > 0 && requests < 100000)
+  while (::send(hog.get(), request.data(), static_cast<int>(request.size()), 0) > 0 &&
+         requests < 100000)
     ++requests;
   auto next = open_client(port);
   ASSERT_TRUE(next.send_all(get("/")));
@@ -572,9 +594,12 @@ TEST_F(PollServer, NeverServesAnythingOutsideRoot) {
   const std::string secret = "the secret outside root";
   write_file(dir / "secret.txt", secret);
   write_file(dir / "www2" / "x.txt", secret);  // a sibling whose name starts like root's
-  std::filesystem::create_symlink(dir / "secret.txt", root / "link-out.txt");
-  std::filesystem::create_directory_symlink(dir, root / "dir-out");
-  std::filesystem::create_symlink(root / "sub" / "ok.txt", root / "link-in.txt");
+  // Symbolic links need a privilege on Windows (and Wine may lack them): test
+  // the links where the system lets us make them.
+  std::error_code no_links;
+  std::filesystem::create_symlink(dir / "secret.txt", root / "link-out.txt", no_links);
+  if (!no_links) std::filesystem::create_directory_symlink(dir, root / "dir-out", no_links);
+  if (!no_links) std::filesystem::create_symlink(root / "sub" / "ok.txt", root / "link-in.txt");
   Child server = start({"--root", root.string()});
   const auto port = server.port();
   const std::vector<std::string> attempts = {
@@ -596,7 +621,9 @@ TEST_F(PollServer, NeverServesAnythingOutsideRoot) {
     ASSERT_TRUE(client.send_all(get(target, "Connection: close\r\n")));
     const auto response = read_response(client);
     ASSERT_TRUE(response) << target;
-    EXPECT_EQ(response->status, 404) << target;
+    // 404; or 400 where the path is not even one (Windows' C:\... is no "/...")
+    EXPECT_TRUE(response->status == 404 || (response->status == 400 && target[0] != '/'))
+        << target << " got " << response->status;
     EXPECT_EQ(response->body.find("secret"), std::string::npos) << target;
   }
   for (const auto& target : {"http://test/secret.txt", "*", "/bad%zz", "/nul%00.txt"}) {
@@ -606,6 +633,7 @@ TEST_F(PollServer, NeverServesAnythingOutsideRoot) {
     ASSERT_TRUE(response) << target;
     EXPECT_EQ(response->status, 400) << target;
   }
+  if (no_links) return;
   auto client = open_client(port);  // a symlink that stays inside is fine
   ASSERT_TRUE(client.send_all(get("/link-in.txt")));
   const auto response = read_response(client);
@@ -628,6 +656,7 @@ TEST_F(PollServer, ARootThatIsNotADirectoryExitsOne) {
 }
 
 TEST_F(PollServer, CurlReusesOneConnectionForTwoRequests) {
+  LINUX_PEERS_ONLY();
   if (!have("curl")) GTEST_FAIL() << "curl is missing: ./workshop test installs it";
   write_file(root / "a.txt", "A");
   write_file(root / "b.txt", "B");
@@ -642,6 +671,7 @@ TEST_F(PollServer, CurlReusesOneConnectionForTwoRequests) {
 }
 
 TEST_F(PollServer, HeadlessChromiumShowsAPageFromRoot) {
+  LINUX_PEERS_ONLY();
   if (!have("chromium")) GTEST_FAIL() << "chromium is missing: ./workshop test installs it";
   write_file(root / "index.html",
              "<!doctype html><title>t</title><link rel=stylesheet href=style.css>"
@@ -664,7 +694,7 @@ TEST_F(PollServer, BeejErrorMessagesNameThisProgramAndTheFailedCall) {
   Child first = start();
   const std::string port = std::to_string(first.port());
   const auto busy = harness::run("spoon4-webserver/poll_server", {"--port", port});
-  EXPECT_EQ(busy.err, "error: cannot bind to port " + port + ": Address already in use\n");
+  EXPECT_TRUE(is_port_in_use_error(busy.err, port)) << busy.err;
 }
 
 // Beej's bug 2: a hang-up can be reported as POLLHUP without POLLIN, and a
@@ -675,6 +705,9 @@ TEST_F(PollServer, BeejErrorMessagesNameThisProgramAndTheFailedCall) {
 // not read its answers — when that client vanishes with a reset. The slot
 // must go at once, not at the time-out.
 TEST_F(PollServer, BeejAHangUpReportedAsPollhupAloneClosesTheSlotAtOnce) {
+#ifdef _WIN32
+  GTEST_SKIP() << "preloading a fake poll() (LD_PRELOAD) is a Linux trick";
+#else
   write_file(root / "big.bin", std::string(4 << 20, 'x'));
   const char* const asan_set = std::getenv("ASAN_OPTIONS");
   const std::string asan_options = asan_set != nullptr ? asan_set : "";
@@ -685,11 +718,11 @@ TEST_F(PollServer, BeejAHangUpReportedAsPollhupAloneClosesTheSlotAtOnce) {
   setenv("ASAN_OPTIONS", asan_options.c_str(), 1);
   const auto port = server.port();
   auto hog = open_client(port);
-  const int flags = fcntl(hog.get(), F_GETFL);
-  fcntl(hog.get(), F_SETFL, flags | O_NONBLOCK);
+  net::set_nonblocking(hog.get());  // send until both buffers are full, then stop
   const std::string request = get("/big.bin");
   int requests = 0;  // until the server stops reading: both buffers full
-  while (::send(hog.get(), request.data(), request.size(), MSG_NOSIGNAL) > 0 && requests < 100000)
+  while (::send(hog.get(), request.data(), static_cast<int>(request.size()), 0) > 0 &&
+         requests < 100000)
     ++requests;
   const std::string peer = "127.0.0.1:" + std::to_string(hog.local_port());
   hog.reset();
@@ -699,6 +732,7 @@ TEST_F(PollServer, BeejAHangUpReportedAsPollhupAloneClosesTheSlotAtOnce) {
   const auto response = read_response(next);
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 404);
+#endif
 }
 
 // Beej's bug 3: a slot added during a round had an uninitialised revents, so
