@@ -39,9 +39,17 @@ contains "the tour shows IPv6" "Got connection from [::1]:"
 contains "the tour echoes" "client  | There is no EOT on a socket: the end is a close."
 contains "the tour shows UDP" "client  | another one"
 contains "the tour stops its servers" "udp echo server stopped"
+contains "the tour's chat: three clients join" "carol   | Connected to chat!"
+contains "the tour's chat: a typed line" "alice   > Hi all, this is Alice"
+contains "the tour's chat: the server logs it" "server  | 127.0.0.1:"
+contains "the tour's chat: the others hear it" "bob     | From 127.0.0.1:"
+contains "the tour's chat: quit removes a client" ": left"
+contains "the tour's chat: the stop hangs up on everyone" "server stopping"
 
 BENCH_ECHO_MIB=1 check "a small bench" 0 ./workshop bench echo
 contains "the bench prints a table" "|          1 |"
+BENCH_CHAT_CLIENTS="2 3" BENCH_CHAT_LINES=30 check "a small chat bench" 0 ./workshop bench chat
+contains "the chat bench prints a row per room size" "|       3 |"
 check "an unknown bench" 2 ./workshop bench nothing
 
 [ "$failures" -eq 0 ] && echo "workshop: all checks passed"
