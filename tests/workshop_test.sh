@@ -56,9 +56,17 @@ contains "the tour shows the hello" "curl    | Hello, World!"
 contains "the tour shows a 400" "nc      | HTTP/1.1 400 Bad Request"
 contains "the tour shows pipelining" "nc      | <h1>Hello from --root</h1>"
 contains "the tour shows an escape refused" "GET /%2e%2e/secret.txt -> 404"
+contains "the tour's chat: three clients join" "carol   | Connected to chat!"
+contains "the tour's chat: a typed line" "alice   > Hi all, this is Alice"
+contains "the tour's chat: the server logs it" "server  | 127.0.0.1:"
+contains "the tour's chat: the others hear it" "bob     | From 127.0.0.1:"
+contains "the tour's chat: quit removes a client" ": left"
+contains "the tour's chat: the stop hangs up on everyone" "server stopping"
 
 BENCH_ECHO_MIB=1 check "a small bench" 0 ./workshop bench echo
 contains "the bench prints a table" "|          1 |"
+BENCH_CHAT_CLIENTS="2 3" BENCH_CHAT_LINES=30 check "a small chat bench" 0 ./workshop bench chat
+contains "the chat bench prints a row per room size" "|       3 |"
 check "an unknown bench" 2 ./workshop bench nothing
 contains "an unknown bench names the web bench" "there is: echo, web"
 
