@@ -68,7 +68,7 @@ contains "the bench prints a table" "|          1 |"
 BENCH_CHAT_CLIENTS="2 3" BENCH_CHAT_LINES=30 check "a small chat bench" 0 ./workshop bench chat
 contains "the chat bench prints a row per room size" "|       3 |"
 check "an unknown bench" 2 ./workshop bench nothing
-contains "an unknown bench names the web bench" "there is: echo, web"
+contains "an unknown bench names the web bench" "there are: echo, chat, web"
 
 [ "$failures" -eq 0 ] && echo "workshop: all checks passed"
 exit "$((failures > 0))"
