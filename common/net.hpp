@@ -50,9 +50,9 @@ inline int last_error() { return WSAGetLastError(); }
 inline void set_last_error(int code) { WSASetLastError(code); }
 inline bool is_timeout(int code) { return code == WSAETIMEDOUT || code == WSAEWOULDBLOCK; }
 inline bool would_block(int code) { return code == WSAEWOULDBLOCK; }
-inline int set_nonblocking(socket_t s) {
-  u_long on = 1;
-  return ioctlsocket(s, FIONBIO, &on);
+inline int set_nonblocking(socket_t s, bool on = true) {
+  u_long mode = on ? 1 : 0;
+  return ioctlsocket(s, FIONBIO, &mode);
 }
 // Windows' SO_REUSEADDR would let another program steal a port in use; the safe
 // choice there is SO_EXCLUSIVEADDRUSE (and Windows rebinds quickly without help).
@@ -75,7 +75,10 @@ inline void set_last_error(int code) { errno = code; }
 inline bool is_timeout(int code) { return code == EAGAIN || code == EWOULDBLOCK; }
 // A non-blocking socket's call that would have had to wait fails with this.
 inline bool would_block(int code) { return code == EAGAIN || code == EWOULDBLOCK; }
-inline int set_nonblocking(socket_t s) { return fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK); }
+inline int set_nonblocking(socket_t s, bool on = true) {
+  const int flags = fcntl(s, F_GETFL);
+  return fcntl(s, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK);
+}
 // Lets a restarted server bind its port while old connections sit in TIME_WAIT.
 inline constexpr int reuse_address = SO_REUSEADDR;
 inline std::string error_text(int code = last_error()) { return std::strerror(code); }

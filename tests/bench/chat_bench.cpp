@@ -41,7 +41,7 @@ void pump(std::vector<Client>& clients, int timeout_ms, const OnLine& on_line) {
     const auto out = clients[i].to_send.empty() ? 0 : POLLOUT;
     fds[i] = {clients[i].s.get(), static_cast<short>(POLLIN | out), 0};
   }
-  if (poll(fds.data(), static_cast<nfds_t>(fds.size()), timeout_ms) < 0) cli::fail("poll");
+  if (poll(fds.data(), static_cast<unsigned>(fds.size()), timeout_ms) < 0) cli::fail("poll");
   std::vector<char> buffer(65536);
   for (std::size_t i = 0; i < clients.size(); ++i) {
     Client& c = clients[i];
