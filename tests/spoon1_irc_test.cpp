@@ -34,21 +34,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::filesystem::path temp_dir() {
-  const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-  auto dir = std::filesystem::temp_directory_path() /
-             (std::string("spoon1-") + info->test_suite_name() + "-" + info->name() + "-" +
-              std::to_string(std::random_device{}()));
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
+std::filesystem::path temp_dir() { return harness::temp_dir("spoon1"); }
+using harness::read_file;
 
 // A loopback socket bound to port 0 (any free port): the system picks the port.
 net::Socket bound_socket(std::uint16_t& port) {
@@ -82,8 +69,10 @@ void set_password(const char* value) {
 #ifdef _WIN32
   _putenv_s("IRC_PASSWORD", value != nullptr ? value : "");
 #else
-  if (value != nullptr) setenv("IRC_PASSWORD", value, 1);
-  else unsetenv("IRC_PASSWORD");
+  if (value != nullptr)
+    setenv("IRC_PASSWORD", value, 1);
+  else
+    unsetenv("IRC_PASSWORD");
 #endif
 }
 

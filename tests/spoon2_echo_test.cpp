@@ -16,25 +16,13 @@
 
 using harness::Child;
 using harness::connect_to;
+using harness::Listener;
 using namespace std::chrono_literals;
 
 namespace {
 
-std::filesystem::path temp_dir() {
-  const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-  auto dir = std::filesystem::temp_directory_path() /
-             (std::string("spoon2-") + info->test_suite_name() + "-" + info->name() + "-" +
-              std::to_string(std::random_device{}()));
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
+std::filesystem::path temp_dir() { return harness::temp_dir("spoon2"); }
+using harness::read_file;
 
 std::string random_bytes(std::size_t size, unsigned seed) {
   std::mt19937_64 generator(seed);
@@ -248,27 +236,6 @@ TEST_F(Server, AnswersNetcatLikeAnyOtherClient) {
 }
 
 // --- client ----------------------------------------------------------------
-
-// A one-shot TCP listener of the test's own, to play the server.
-struct Listener {
-  net::Socket s{::socket(AF_INET, SOCK_STREAM, 0)};
-  std::uint16_t port = 0;
-  Listener() {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(s.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    EXPECT_EQ(::listen(s.get(), 4), 0);
-    sockaddr_storage bound{};
-    socklen_t length = sizeof bound;
-    getsockname(s.get(), reinterpret_cast<sockaddr*>(&bound), &length);
-    port = net::port_of(bound);
-  }
-  [[nodiscard]] harness::Connection accept() const {
-    EXPECT_TRUE(harness::wait_readable(s.get(), harness::Clock::now() + harness::kPatience));
-    return harness::Connection(net::Socket{::accept(s.get(), nullptr, nullptr)});
-  }
-};
 
 TEST(Client, PrintsEverythingItReceivesUntilTheServerCloses) {
   Listener listener;

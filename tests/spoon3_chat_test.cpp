@@ -16,6 +16,7 @@
 using harness::Child;
 using harness::connect_to;
 using harness::Connection;
+using harness::Listener;
 using namespace std::chrono_literals;
 
 namespace {
@@ -69,27 +70,6 @@ void send_until_full(const Connection& c, const std::string& line) {
   }
   net::set_nonblocking(c.get(), false);
 }
-
-// A one-shot TCP listener of the test's own, to play the chat server.
-struct Listener {
-  net::Socket s{::socket(AF_INET, SOCK_STREAM, 0)};
-  std::uint16_t port = 0;
-  Listener() {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(s.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    EXPECT_EQ(::listen(s.get(), 4), 0);
-    sockaddr_storage bound{};
-    socklen_t length = sizeof bound;
-    getsockname(s.get(), reinterpret_cast<sockaddr*>(&bound), &length);
-    port = net::port_of(bound);
-  }
-  [[nodiscard]] Connection accept() const {
-    EXPECT_TRUE(harness::wait_readable(s.get(), harness::Clock::now() + harness::kPatience));
-    return Connection(net::Socket{::accept(s.get(), nullptr, nullptr)});
-  }
-};
 
 }  // namespace
 

@@ -31,27 +31,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::filesystem::path temp_dir() {
-  const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = std::string("spoon4-") + info->test_suite_name() + "-" + info->name() + "-" +
-                     std::to_string(std::random_device{}());
-  std::replace(name.begin(), name.end(), '/', '-');
-  auto dir = std::filesystem::temp_directory_path() / name;
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
-void write_file(const std::filesystem::path& path, const std::string& content) {
-  std::filesystem::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << content;
-}
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
+std::filesystem::path temp_dir() { return harness::temp_dir("spoon4"); }
+using harness::read_file;
+using harness::write_file;
 
 std::string get(const std::string& target, const std::string& extra = "",
                 const std::string& method = "GET") {

@@ -21,7 +21,10 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <fstream>
+#include <random>
 #include <regex>
+#include <sstream>
 #include <stdexcept>
 
 #ifndef SPOON_BUILD_DIR
@@ -480,6 +483,45 @@ bool is_refused(int code) {
 #else
   return code == ECONNREFUSED;
 #endif
+}
+
+Listener::Listener() : s(::socket(AF_INET, SOCK_STREAM, 0)) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::bind(s.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  EXPECT_EQ(::listen(s.get(), 4), 0);
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  getsockname(s.get(), reinterpret_cast<sockaddr*>(&bound), &length);
+  port = net::port_of(bound);
+}
+
+Connection Listener::accept() const {
+  EXPECT_TRUE(wait_readable(s.get(), Clock::now() + kPatience));
+  return Connection(net::Socket{::accept(s.get(), nullptr, nullptr)});
+}
+
+std::filesystem::path temp_dir(std::string_view lesson) {
+  const auto* info = testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = std::string(lesson) + "-" + info->test_suite_name() + "-" + info->name() +
+                     "-" + std::to_string(std::random_device{}());
+  std::replace(name.begin(), name.end(), '/', '-');  // parameterised tests' names hold '/'
+  auto dir = std::filesystem::temp_directory_path() / name;
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);  // as text: a log's "\r\n" on Windows reads as "\n"
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+void write_file(const std::filesystem::path& path, const std::string& content) {
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << content;
 }
 
 bool has_ipv6_loopback() {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -127,6 +128,19 @@ class Connection {
   net::Socket socket_;
   std::string buffered_;
 };
+
+// A one-shot TCP listener of the test's own on 127.0.0.1, to play a server.
+struct Listener {
+  net::Socket s;
+  std::uint16_t port = 0;
+  Listener();
+  [[nodiscard]] Connection accept() const;  // waits for the next client (or fails the test)
+};
+
+// A fresh folder for the current test's files, named after the test.
+std::filesystem::path temp_dir(std::string_view lesson);
+std::string read_file(const std::filesystem::path& path);
+void write_file(const std::filesystem::path& path, const std::string& content);  // and its folders
 
 // Connects to host:port (a numeric address), or fails the test.
 Connection connect_to(std::uint16_t port, const std::string& host = "127.0.0.1");
