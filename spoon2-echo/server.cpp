@@ -19,6 +19,7 @@
 // IPv6 "any" address (::) first, because with IPV6_V6ONLY off that one socket
 // takes IPv4 clients too (dual stack). Only where IPv6 is off: 0.0.0.0.
 net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) {
+  // region: dual-stack
   for (const int family : {AF_INET6, AF_INET}) {
     addrinfo hints{};
     hints.ai_family = host.empty() ? family : AF_UNSPEC;  // AF_UNSPEC: IPv4 or IPv6
@@ -31,6 +32,7 @@ net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) 
         rc != 0)
       cli::fail_because(gai_strerror(rc), fmt::format("cannot resolve '{}'", host));
     const std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
+    // endregion
 
     // region: socket-bind-listen
     net::Socket listen_socket{socket(found->ai_family, found->ai_socktype, found->ai_protocol)};
