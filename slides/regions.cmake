@@ -25,6 +25,9 @@
 # file has not landed yet holds one line, "// pending: FILE has not landed
 # yet", and passes as long as FILE does not exist. ROOT (default: the folder
 # above this script's) is where FILE paths start.
+#
+# A slide names the test that proves it as a link, [`Suite.Name`](../tests/FILE.cpp);
+# check fails when FILE has no TEST(Suite, Name) (or TEST_F, TEST_P).
 cmake_minimum_required(VERSION 3.25)
 
 if(NOT DEFINED MODE)
@@ -137,6 +140,7 @@ read_lines("${DECK}" deck)
 set(out "")          # the deck as update mode writes it
 set(problems 0)
 set(blocks 0)
+set(tests_named 0)
 set(pending_files "")
 set(state text)      # text, want-fence (after a region comment), block
 set(line_number 0)
@@ -190,6 +194,26 @@ foreach(line IN LISTS deck)
       set(state text)
     endif()
   endif()
+  # A test named on a slide, [`Suite.Name`](../tests/FILE.cpp), must be in that file.
+  string(REGEX MATCHALL "${open_bracket}`[A-Za-z0-9_]+\\.[A-Za-z0-9_]+`${close_bracket}\\(\\.\\./tests/[A-Za-z0-9_.]+\\)"
+         tests "${line}")
+  foreach(test IN LISTS tests)
+    string(REGEX MATCH "`([A-Za-z0-9_]+)\\.([A-Za-z0-9_]+)`.*\\(\\.\\./(tests/[A-Za-z0-9_.]+)\\)" _ "${test}")
+    set(suite "${CMAKE_MATCH_1}")
+    set(test_name "${CMAKE_MATCH_2}")
+    set(test_file "${CMAKE_MATCH_3}")
+    set(where -1)
+    if(EXISTS "${ROOT}/${test_file}")
+      file(READ "${ROOT}/${test_file}" test_source)
+      string(FIND "${test_source}" "(${suite}, ${test_name})" where)
+    endif()
+    if(where EQUAL -1)
+      message("${DECK}:${line_number}: no test ${suite}.${test_name} in ${test_file}")
+      math(EXPR problems "${problems} + 1")
+    else()
+      math(EXPR tests_named "${tests_named} + 1")
+    endif()
+  endforeach()
   if(line MATCHES "^<!-- region: ([^#]+)#([A-Za-z0-9_.-]+) -->[ \t]*$")
     set(file "${CMAKE_MATCH_1}")
     set(name "${CMAKE_MATCH_2}")
@@ -221,5 +245,5 @@ elseif(problems GREATER 0)
                       "  cmake -D MODE=update -D DECK=${DECK} -P ${CMAKE_CURRENT_LIST_FILE}\n"
                       "to copy the lessons' code into the deck")
 else()
-  message("${DECK}: all ${blocks} code blocks are the lessons' code")
+  message("${DECK}: all ${blocks} code blocks are the lessons' code; the ${tests_named} tests named are there")
 endif()

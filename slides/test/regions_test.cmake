@@ -60,9 +60,14 @@ function(run mode name expected regex description)
   endif()
 endfunction()
 
-set(good "# A deck\n\n<!-- region: lesson/demo.cpp#loop -->\n```cpp\n${loop_block}```\n\nText.\n\n<!-- region: lesson/demo.cpp#inner -->\n\n```cpp\n${inner_block}```\n")
+file(WRITE "${WORK}/tests/demo_test.cpp" "TEST(Demo, Works) {}\n")
+set(good "# A deck\n\nProven by [`Demo.Works`](../tests/demo_test.cpp).\n\n<!-- region: lesson/demo.cpp#loop -->\n```cpp\n${loop_block}```\n\nText.\n\n<!-- region: lesson/demo.cpp#inner -->\n\n```cpp\n${inner_block}```\n")
 deck(good "${good}")
-run(check good 0 "all 2 code blocks" "a deck that matches its regions passes")
+run(check good 0 "all 2 code blocks .* the 1 tests named" "a deck that matches its regions passes")
+
+string(REPLACE "Demo.Works" "Demo.Fails" no_test "${good}")
+deck(no_test "${no_test}")
+run(check no_test 1 "no test Demo.Fails in tests/demo_test.cpp" "a test named on a slide must be there")
 
 string(REPLACE "i < 3" "i < 4" drifted "${good}")
 deck(drifted "${drifted}")
