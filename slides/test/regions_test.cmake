@@ -13,6 +13,7 @@ file(MAKE_DIRECTORY "${WORK}/lesson")
 # A lesson with everything CMake lists trip on: ; [ ] \ and blank lines, and
 # a region inside another.
 file(WRITE "${WORK}/lesson/demo.cpp" [==[
+// region: whole
 int main() {
   // region: loop
   for (int i = 0; i < 3; ++i) {
@@ -24,12 +25,22 @@ int main() {
   }
   // endregion
 }
+// endregion
 ]==])
 set(loop_block [==[
 for (int i = 0; i < 3; ++i) {
   char buffer[4] = {'\\', '\n', ';', ']'};
 
   if (buffer[0] == '\\') continue;
+}
+]==])
+set(whole_block [==[
+int main() {
+  for (int i = 0; i < 3; ++i) {
+    char buffer[4] = {'\\', '\n', ';', ']'};
+
+    if (buffer[0] == '\\') continue;
+  }
 }
 ]==])
 set(inner_block [==[
@@ -61,9 +72,9 @@ function(run mode name expected regex description)
 endfunction()
 
 file(WRITE "${WORK}/tests/demo_test.cpp" "TEST(Demo, Works) {}\n")
-set(good "# A deck\n\nProven by [`Demo.Works`](../tests/demo_test.cpp).\n\n<!-- region: lesson/demo.cpp#loop -->\n```cpp\n${loop_block}```\n\nText.\n\n<!-- region: lesson/demo.cpp#inner -->\n\n```cpp\n${inner_block}```\n")
+set(good "# A deck\n\nProven by [`Demo.Works`](../tests/demo_test.cpp).\n\n<!-- region: lesson/demo.cpp#loop -->\n```cpp\n${loop_block}```\n\nText.\n\n<!-- region: lesson/demo.cpp#whole -->\n```cpp\n${whole_block}```\n\n<!-- region: lesson/demo.cpp#inner -->\n\n```cpp\n${inner_block}```\n")
 deck(good "${good}")
-run(check good 0 "all 2 code blocks .* the 1 tests named" "a deck that matches its regions passes")
+run(check good 0 "all 3 code blocks .* the 1 tests named" "a deck that matches its regions passes")
 
 string(REPLACE "Demo.Works" "Demo.Fails" no_test "${good}")
 deck(no_test "${no_test}")
@@ -90,7 +101,7 @@ deck(unclosed "<!-- region: lesson/demo.cpp#loop -->\n```cpp\nint x;\n")
 run(check unclosed 1 "not closed" "an unclosed block fails")
 
 run(update drifted 0 "updated lesson/demo.cpp#loop" "update rewrites a drifted block")
-run(check drifted 0 "all 2 code blocks" "after the update, the check passes")
+run(check drifted 0 "all 3 code blocks" "after the update, the check passes")
 file(READ "${WORK}/drifted.md" rewritten)
 if(NOT rewritten STREQUAL good)
   message("FAIL: the updated deck is not byte for byte the good one:\n${rewritten}")
