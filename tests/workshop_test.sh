@@ -54,6 +54,8 @@ contains "the tour shows a name that does not resolve" "resolve | error: cannot 
 BENCH_ECHO_MIB=1 check "a small bench" 0 ./workshop bench echo
 contains "the bench prints a table" "|          1 |"
 check "an unknown bench" 2 ./workshop bench nothing
+check "slides with an unknown option" 2 ./workshop slides --nothing
+contains "slides with an unknown option" "error: unknown option '--nothing'"
 
 [ "$failures" -eq 0 ] && echo "workshop: all checks passed"
 exit "$((failures > 0))"
