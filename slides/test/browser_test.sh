@@ -49,6 +49,8 @@ if grep -q 'class="hljs-keyword"' "$work/dom.html"; then ok "the code is highlig
   fail "no highlighted keyword (hljs-keyword) in the DOM"; fi
 if grep -q '<h1[^>]*>Sockets Spoon Feeding</h1>' "$work/dom.html"; then ok "the title is a heading"; else
   fail "no <h1>Sockets Spoon Feeding</h1>"; fi
+if grep -q '<img src="data:image/svg+xml;base64,' "$work/dom.html"; then ok "the life-cycle diagram is inside the page"; else
+  fail "no SVG picture inside the page"; fi
 if grep -qE '```|<!-- region:|^## ' "$work/dom.html"; then
   fail "raw Markdown in the page: $(grep -m1 -E '```|<!-- region:|^## ' "$work/dom.html")"
 else ok "no raw Markdown in the page"; fi
