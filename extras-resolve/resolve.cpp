@@ -30,6 +30,7 @@ bool cannot_resolve(const std::string& name, const char* reason) {
 // HOST -> the first IPv4 address (what gethostbyname gave), then every distinct
 // address getaddrinfo returns, with its family.
 bool resolve(const std::string& host, int family) {
+  // region: getaddrinfo
   addrinfo hints{};
   hints.ai_family = family;         // Tip: AF_INET6 for IPv6, AF_UNSPEC for both
   hints.ai_socktype = SOCK_STREAM;  // else each address comes 3 times: TCP, UDP, raw
@@ -37,6 +38,7 @@ bool resolve(const std::string& host, int family) {
   if (const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &found); rc != 0)
     return cannot_resolve(host, gai_strerror(rc));
   const std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
+  // endregion
 
   std::vector<std::pair<int, std::string>> distinct;  // family, address as text
   for (const addrinfo* address = found; address != nullptr; address = address->ai_next) {

@@ -88,6 +88,7 @@ struct Lines {
 };
 
 // The next whole line, without its "\r\n"; nothing once recv returns 0.
+// region: read-line
 std::optional<std::string> read_line(net::socket_t s, Lines& lines) {
   std::array<char, 4096> buffer{};  // the talk's recv(4096)
   while (!net::stop_requested()) {  // after Ctrl-C, stop even if the server talks on
@@ -109,6 +110,7 @@ std::optional<std::string> read_line(net::socket_t s, Lines& lines) {
   }
   return std::nullopt;
 }
+// endregion
 
 // One IRC line, as RFC 1459 §2.3.1 cuts it:
 //   [":" prefix " "] command {" " middle} [" :" trailing]
@@ -153,6 +155,7 @@ Message message_checker(std::string_view line) {
 // token, or be disconnected. Every line whose command is PING, and no other —
 // the talk answered only a 4 KiB chunk that began with "PING", so a PING behind
 // another line, or cut in two by a recv, went unanswered.
+// region: ping-checker
 void ping_checker(net::socket_t s, const Message& message) {
   if (message.command != "PING") return;
   std::string pong = "PONG";
@@ -162,6 +165,7 @@ void ping_checker(net::socket_t s, const Message& message) {
   }
   send_line(s, pong);
 }
+// endregion
 
 int main(int argc, char** argv) {
   cli::Options options(
@@ -189,6 +193,7 @@ int main(int argc, char** argv) {
   if (log == nullptr) cli::fail("cannot open log file '{}'", log_path);
   const std::unique_ptr<std::FILE, decltype(&std::fclose)> log_file(log, std::fclose);
 
+  // region: session
   const net::Socket irc = connect_to(server, port);
   net::stop_on_signal(irc.get());  // Ctrl-C wakes our recv; we still send QUIT
 
@@ -206,6 +211,7 @@ int main(int argc, char** argv) {
         send_line(irc.get(), fmt::format("PRIVMSG NickServ :IDENTIFY {} {}", nick, password),
                   fmt::format("PRIVMSG NickServ :IDENTIFY {} ********", nick));
       send_line(irc.get(), "JOIN " + channel);
+      // endregion
     } else if (message.command == "433") {  // nickname in use: try another
       nick += '_';
       send_line(irc.get(), "NICK " + nick);

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   options.done();
   const net::Startup startup;
 
+  // region: recv-loop
   const net::Socket s = connect_to(host, port);
   std::array<char, 1024> buffer{};
   bool line_open = false;
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     line_open = buffer[static_cast<std::size_t>(received) - 1] != '\n';
   }
+  // endregion
   if (line_open) fmt::print("\n");
   return 0;
 }

@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
 
   const net::Socket s = connect_to(host, port);
   std::atomic<bool> sent_everything = false;
+  // region: half-close
   std::thread sender([&] {
     std::array<char, 65536> chunk{};
     std::size_t size = 0;
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
     // input), yet it can still send us the rest of the echo.
     shutdown(s.get(), SHUT_WR);
   });
+  // endregion
 
   std::array<char, 65536> buffer{};
   while (true) {

@@ -98,6 +98,7 @@ int main(int argc, char** argv) {
     net::set_timeouts(client_socket.get(), timeout);
     net::wake_on_stop(client_socket.get());  // Ctrl-C must not wait for this client
 
+    // region: echo-loop
     std::array<char, 65536> buffer{};
     std::size_t echoed = 0;
     while (!net::stop_requested()) {
@@ -113,6 +114,7 @@ int main(int argc, char** argv) {
       }
       echoed += static_cast<std::size_t>(received);
     }
+    // endregion
     net::wake_on_stop(net::invalid_socket);
     fmt::print("Closed {} after echoing {} bytes\n", peer, echoed);
   }

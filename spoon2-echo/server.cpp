@@ -19,6 +19,7 @@
 // IPv6 "any" address (::) first, because with IPV6_V6ONLY off that one socket
 // takes IPv4 clients too (dual stack). Only where IPv6 is off: 0.0.0.0.
 net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) {
+  // region: dual-stack
   for (const int family : {AF_INET6, AF_INET}) {
     addrinfo hints{};
     hints.ai_family = host.empty() ? family : AF_UNSPEC;  // AF_UNSPEC: IPv4 or IPv6
@@ -31,7 +32,9 @@ net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) 
         rc != 0)
       cli::fail_because(gai_strerror(rc), fmt::format("cannot resolve '{}'", host));
     const std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
+    // endregion
 
+    // region: socket-bind-listen
     net::Socket listen_socket{socket(found->ai_family, found->ai_socktype, found->ai_protocol)};
     if (!listen_socket && host.empty() && family == AF_INET6) continue;  // no IPv6 here
     if (!listen_socket) cli::fail("socket");
@@ -46,6 +49,7 @@ net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) 
       cli::fail("cannot bind to port {}", port);
     if (listen(listen_socket.get(), backlog) != 0) cli::fail("listen");
     return listen_socket;
+    // endregion
   }
   cli::fail("socket");
 }
@@ -87,6 +91,7 @@ int main(int argc, char** argv) {
   fmt::print("socket bound to {}\n", net::to_string(bound));
   fmt::print("socket is listening on port {}\n", net::port_of(bound));
 
+  // region: accept-loop
   while (!net::stop_requested()) {
     sockaddr_storage address{};
     socklen_t address_length = sizeof address;
@@ -108,6 +113,7 @@ int main(int argc, char** argv) {
     // client_socket ends here: net::Socket shuts it down, then closes it.
     // The client's recv() returns 0 — it knows we are done (there is no EOT).
   }
+  // endregion
   fmt::print("server stopped\n");
   return 0;
 }

@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   fmt::print("udp echo server waiting for datagrams on port {}\n", net::port_of(bound));
 
   std::array<char, 65536> buffer{};  // the largest datagram there can be
+  // region: datagram-loop
   while (!net::stop_requested()) {
     sockaddr_storage address{};
     socklen_t address_length = sizeof address;
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
                reinterpret_cast<const sockaddr*>(&address), address_length) < 0)
       fmt::print(stderr, "sendto {}: {}\n", net::to_string(address), net::error_text());
   }
+  // endregion
   fmt::print("udp echo server stopped\n");
   return 0;
 }

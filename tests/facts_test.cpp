@@ -47,6 +47,7 @@ long receive(const net::Socket& s, std::string& into) {
 
 // Fact: "When a recv returns 0 bytes, it means the other side has closed the
 // connection. You will not receive any more data on this connection. Ever."
+// region: recv-returns-zero
 TEST(Facts, RecvReturnsZeroOnceThePeerHasClosedAndKeepsReturningZero) {
   auto [client, server] = connected_pair();
   ASSERT_EQ(::send(server.get(), "bye", 3, 0), 3);
@@ -57,6 +58,7 @@ TEST(Facts, RecvReturnsZeroOnceThePeerHasClosedAndKeepsReturningZero) {
   for (int i = 0; i < 3; ++i)
     EXPECT_EQ(receive(client, data), 0) << "read " << i;
 }
+// endregion
 
 // Fact: "... You may be able to send data successfully" — until the peer's
 // system answers with a reset; then send fails with an error code. With the
@@ -84,6 +86,7 @@ TEST(Facts, SendingToAClosedPeerFailsWithAnErrorAndNoSignal) {
 
 // Fact: "There is no EOT on a socket." Two sends may arrive as one recv (and
 // one send as several): where a message ends is the application's business.
+// region: no-eot
 TEST(Facts, TwoSendsCanArriveInOneRecvSoFramingIsTheApplicationsJob) {
   auto [client, server] = connected_pair();
   ASSERT_EQ(::send(client.get(), "hello", 5, 0), 5);
@@ -98,10 +101,12 @@ TEST(Facts, TwoSendsCanArriveInOneRecvSoFramingIsTheApplicationsJob) {
   EXPECT_EQ(receive(server, data), 10);
   EXPECT_EQ(data, "helloworld");
 }
+// endregion
 
 // Tip: shutdown() before close(). Shutting down the write side (a half-close)
 // tells the peer "that is all" — its recv returns 0 — while we can still read
 // its answer.
+// region: shutdown-before-close
 TEST(Facts, ShutdownOfTheWriteSideLetsThePeerReadTheEndWhileItCanStillAnswer) {
   auto [client, server] = connected_pair();
   ASSERT_EQ(::send(client.get(), "question", 8, 0), 8);
@@ -113,9 +118,11 @@ TEST(Facts, ShutdownOfTheWriteSideLetsThePeerReadTheEndWhileItCanStillAnswer) {
   EXPECT_EQ(receive(client, data), 6);
   EXPECT_EQ(data, "answer");
 }
+// endregion
 
 // The talk: socket.AF_INET.value is 2, socket.SOCK_STREAM.value is 1 — the
 // same numbers C uses, because Python's socket module is a thin layer over it.
+// region: af-inet
 TEST(Facts, AfInetIsTwoAndSockStreamIsOne) {
   EXPECT_EQ(AF_INET, 2);
   EXPECT_EQ(SOCK_STREAM, 1);
@@ -123,6 +130,7 @@ TEST(Facts, AfInetIsTwoAndSockStreamIsOne) {
   EXPECT_NE(AF_INET6, AF_INET);
   EXPECT_EQ(AF_UNSPEC, 0);
 }
+// endregion
 
 // "Use AF_INET6 for IPv6": and an IPv6 socket with IPV6_V6ONLY off accepts
 // IPv4 clients too, seen as ::ffff:127.0.0.1 (dual stack), where allowed.
@@ -172,6 +180,7 @@ TEST(Facts, LocalhostResolvesToALoopbackAddress) {
 }
 
 // Fact: "The default port for web communication is port 80."
+// region: port-80
 TEST(Facts, TheServiceHttpIsPort80) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
@@ -181,6 +190,7 @@ TEST(Facts, TheServiceHttpIsPort80) {
   EXPECT_EQ(ntohs(reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_port), 80);
   ::freeaddrinfo(found);
 }
+// endregion
 
 // SOCK_DGRAM keeps message boundaries: two datagrams are two recvs, never one.
 TEST(Facts, UdpKeepsMessageBoundaries) {

@@ -69,6 +69,8 @@ BENCH_CHAT_CLIENTS="2" BENCH_CHAT_LINES=30 check "a small chat bench" 0 ./worksh
 contains "the chat bench prints a row per room size" "|       2 |"
 check "an unknown bench" 2 ./workshop bench nothing
 contains "an unknown bench names the web bench" "there are: echo, chat, web"
+check "slides with an unknown option" 2 ./workshop slides --nothing
+contains "slides with an unknown option" "error: unknown option '--nothing'"
 
 [ "$failures" -eq 0 ] && echo "workshop: all checks passed"
 exit "$((failures > 0))"
