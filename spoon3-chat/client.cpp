@@ -57,6 +57,7 @@ std::atomic<bool> leaving = false;  // we said quit: the server's close is expec
 // The talk's handle_messages, on its own thread. Fact: there is no EOT — a recv
 // may end mid-line, so we print only whole lines: an incoming message never
 // breaks off in the middle, and the next one never starts there.
+// region: handle_messages
 void handle_messages(net::socket_t s) {
   std::array<char, 4096> buffer{};
   std::string pending;
@@ -77,6 +78,7 @@ void handle_messages(net::socket_t s) {
   std::fflush(stderr);
   std::_Exit(1);
 }
+// endregion
 
 int main(int argc, char** argv) {
   cli::Options options(argc, argv,

@@ -100,6 +100,7 @@ void remove_connection(const std::shared_ptr<Connection>& connection, std::strin
 }
 
 // Sends the message to every client but its sender, one whole line each.
+// region: broadcast
 void broadcast(const std::string& message, const std::shared_ptr<Connection>& connection) {
   for (const auto& client_conn : everyone()) {
     if (client_conn == connection) continue;  // not back to its sender
@@ -112,10 +113,12 @@ void broadcast(const std::string& message, const std::shared_ptr<Connection>& co
     }
   }
 }
+// endregion
 
 // One thread per client: read its lines, broadcast each. Fact: there is no EOT
 // on a socket — one recv may hold half a line or three, so we gather the bytes
 // in `pending` and cut them at each "\n" (the talk took one recv as one message).
+// region: handle_user_connection
 void handle_user_connection(const std::shared_ptr<Connection>& connection) {
   std::array<char, 4096> buffer{};
   std::string pending;
@@ -141,6 +144,7 @@ void handle_user_connection(const std::shared_ptr<Connection>& connection) {
   }
   remove_connection(connection, why);
 }
+// endregion
 
 int main(int argc, char** argv) {
   cli::Options options(argc, argv,

@@ -261,6 +261,7 @@ int main(int argc, char** argv) {
       std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout));
 
   while (!net::stop_requested()) {
+    // region: poll-loop
     // Sleep until a socket is ready, or the first client's time runs out.
     auto first_deadline = Clock::time_point::max();
     for (std::size_t i = 1; i < connections.size(); ++i)
@@ -272,6 +273,7 @@ int main(int argc, char** argv) {
                                : static_cast<int>(std::clamp<long long>(wait.count(), 0, 60000)));
     if (ready < 0 && net::stop_requested()) break;  // Ctrl-C interrupted poll()
     if (ready < 0) cli::fail("poll");
+    // endregion
     const Clock::time_point now = Clock::now();
 
     // The listening socket is readable: clients wait in its queue. Take them all.

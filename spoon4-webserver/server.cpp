@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
     net::set_timeouts(client_socket.get(), timeout);
     net::wake_on_stop(client_socket.get());
 
+    // region: serve
     // The talk's recv(1024) took one piece as the whole request. A request may
     // come in many pieces (Fact: there is no EOT): read until HTTP's empty line.
     std::string request_data;
@@ -120,6 +121,7 @@ int main(int argc, char** argv) {
       request = http::parse(request_data);
       status = http::status_of(request);  // 200, 400, 405, 431; 0 while incomplete
     }
+    // endregion
     if (request.state == http::Request::State::complete) {
       std::string shown(request.head);  // the talk's "what your browser sends?"
       std::erase(shown, '\r');          // (a terminal needs no "\r")
