@@ -188,7 +188,8 @@ TEST_F(Bot, RegistersWithNickThenUserAndJoinsOnlyAfterTheWelcome) {
   const auto welcomed = Clock::now();
   say(":irc.test 001 tester :Welcome to the test network, tester\r\n");
   EXPECT_EQ(said(), "JOIN #spoon");  // no password: no NickServ line first
-  EXPECT_LT(Clock::now() - welcomed, 2s) << "the JOIN follows the welcome, not a sleep(3)";
+  EXPECT_LT(Clock::now() - welcomed, 2s)
+      << "the JOIN follows the welcome, not a three-second wait as in the talk";
   say(":irc.test 002 tester :Your host is irc.test\r\n");
   in_sync("after-join");  // one JOIN only
 }
