@@ -92,6 +92,7 @@ inline Request parse(std::string_view data) {
 
   // The header fields: "Name: value", one a line. A few of them matter to us.
   bool has_host = false;
+  bool has_body = false;
   bool close = request.version == "HTTP/1.0";  // 1.0 closes unless asked to keep alive
   std::string_view fields = data.substr(first_end + 1, end + 1 - (first_end + 1));
   while (!fields.empty()) {
@@ -106,10 +107,10 @@ inline Request parse(std::string_view data) {
     if (same_text(name, "Connection")) close = !same_text(value, "keep-alive");
     // We never read a body: after one, the next request would start mid-body.
     if (same_text(name, "Transfer-Encoding") || (same_text(name, "Content-Length") && value != "0"))
-      close = true;
+      has_body = true;
   }
   if (request.version == "HTTP/1.1" && !has_host) return request;  // RFC 9112: 400
-  request.keep_alive = !close;
+  request.keep_alive = !close && !has_body;  // whatever order the fields came in
   request.state = Request::State::complete;
   return request;
 }

@@ -470,6 +470,29 @@ TEST_F(PollServer, AnswersPipelinedRequestsInOrder) {
   EXPECT_TRUE(third->has("Content-Length: 5"));
 }
 
+// We never read bodies, so a request announcing one is answered and then the
+// connection closes: its body is never taken for a next request, whatever the
+// order of the header fields (a later "Connection: keep-alive" changes nothing).
+TEST_F(PollServer, ABodyIsNeverTakenForTheNextRequestWhateverTheOrderOfTheFields) {
+  write_file(root / "a.txt", "a");
+  write_file(root / "b.txt", "b");
+  Child server = start({"--root", root.string()});
+  const auto port = server.port();
+  const std::string body = get("/b.txt");  // a body that looks like a request
+  const std::string length = "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  for (const std::string& fields :
+       {length + "Connection: keep-alive\r\n", "Connection: keep-alive\r\n" + length}) {
+    auto client = open_client(port);
+    ASSERT_TRUE(client.send_all("GET /a.txt HTTP/1.1\r\nHost: test\r\n" + fields + "\r\n" + body));
+    const auto response = read_response(client);
+    ASSERT_TRUE(response) << fields;
+    EXPECT_EQ(response->body, "a");
+    const auto rest = client.receive_until_close();
+    ASSERT_TRUE(rest) << "the connection stayed open: " << fields;
+    EXPECT_EQ(client.pending + *rest, "") << "the body was answered as a request: " << fields;
+  }
+}
+
 TEST_F(PollServer, ASilentClientDelaysNobody) {
   Child server = start({"--timeout", "60"});  // far longer than this test's patience
   const auto port = server.port();
