@@ -15,6 +15,7 @@
 #include <fmt/core.h>
 
 #include <array>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -97,9 +98,13 @@ int main(int argc, char** argv) {
       continue;
     }
     const std::string peer = net::to_string(address);
-    // One client at a time: everyone else waits while this one is silent, so
-    // its silence is limited — a recv (or send) waiting longer fails.
-    net::set_timeouts(client_socket.get(), timeout);
+    // One client at a time: everyone else waits while this one is slow, so it
+    // gets --timeout for the whole request, not per recv (a byte now and then
+    // would restart a per-recv clock): each recv may wait only what is left.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
+    const auto time_left = [&] {
+      return std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
+    };
     net::wake_on_stop(client_socket.get());
 
     // region: serve
@@ -110,6 +115,10 @@ int main(int argc, char** argv) {
     std::array<char, 4096> buffer{};
     int status = 0;  // 0: nothing to answer yet (or ever: the client left, or we stop)
     while (status == 0 && !net::stop_requested()) {
+      if (time_left() < 0.001 || net::set_timeouts(client_socket.get(), time_left()) != 0) {
+        status = 408;
+        break;
+      }
       const auto received =
           recv(client_socket.get(), buffer.data(), static_cast<int>(buffer.size()), 0);
       if (received <= 0) {  // Fact: recv returns 0 — the client has closed (or it failed)
@@ -143,7 +152,9 @@ int main(int argc, char** argv) {
     // instead, which can destroy the response before the client has read it.
     shutdown(client_socket.get(), SHUT_WR);
     for (int pieces = 0; status != 408 && pieces < 16 && !net::stop_requested(); ++pieces)
-      if (recv(client_socket.get(), buffer.data(), static_cast<int>(buffer.size()), 0) <= 0) break;
+      if (time_left() < 0.001 || net::set_timeouts(client_socket.get(), time_left()) != 0 ||
+          recv(client_socket.get(), buffer.data(), static_cast<int>(buffer.size()), 0) <= 0)
+        break;
     net::wake_on_stop(net::invalid_socket);
   }
   fmt::print("server stopped\n");

@@ -406,6 +406,21 @@ TEST(Server, HeadlessChromiumShowsHelloWorldAndTheServerPrintsItsUserAgent) {
 
 // The price of one client at a time, which the README explains: while one
 // client is silent, the next is not served at all — until the time-out.
+// --timeout is for the whole request: a client sending a byte every 0.1 s never
+// waits long in one recv, yet must not hold the one-at-a-time server for longer.
+TEST(Server, AClientTricklingItsRequestIsCutOffAtTheTimeoutForTheWholeRequest) {
+  Child server("spoon4-webserver/server", {"--port", "0", "--timeout", "0.3"});
+  auto trickler = connect_to(server.port());
+  std::string answer;
+  // 26 bytes, each after waiting 0.1 s for an answer: 2.6 s if nobody cuts us off.
+  for (const char c : std::string("GET / HTTP/1.1\r\nHost: x\r\n")) {
+    if (!trickler.send_all(std::string(1, c))) break;
+    answer = trickler.receive_some(100ms);
+    if (!answer.empty()) break;
+  }
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 408 ")) << "got: " << answer;
+}
+
 TEST(Server, OneSilentClientMakesTheNextWaitUntilItsTimeout) {
   Child server("spoon4-webserver/server", {"--port", "0", "--timeout", "0.3"});
   const auto port = server.port();
