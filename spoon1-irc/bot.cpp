@@ -181,6 +181,7 @@ int main(int argc, char** argv) {
   const std::string server = options.text("--server", BOT_IRC_SERVER);
   const std::uint16_t port = options.port(BOT_IRC_PORT);
   std::string nick = options.text("--nick", BOT_NICKNAME);
+  const std::string account = nick;  // NickServ knows us by this, even as nick_ after a 433
   const std::string channel = options.text("--channel", BOT_IRC_CHANNEL);
   const std::string log_path = options.text("--log", "irc.log");
   options.done();
@@ -208,8 +209,8 @@ int main(int argc, char** argv) {
     ping_checker(irc.get(), message);
     if (message.command == "001") {  // welcome: registered, now we may speak
       if (!password.empty())
-        send_line(irc.get(), fmt::format("PRIVMSG NickServ :IDENTIFY {} {}", nick, password),
-                  fmt::format("PRIVMSG NickServ :IDENTIFY {} ********", nick));
+        send_line(irc.get(), fmt::format("PRIVMSG NickServ :IDENTIFY {} {}", account, password),
+                  fmt::format("PRIVMSG NickServ :IDENTIFY {} ********", account));
       send_line(irc.get(), "JOIN " + channel);
       // endregion
     } else if (message.command == "433") {  // nickname in use: try another

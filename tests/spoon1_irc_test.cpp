@@ -236,6 +236,20 @@ TEST_F(Bot, RetriesWithAnUnderscoreWhileTheNickIsInUse) {
   EXPECT_EQ(said(), "JOIN #spoon");
 }
 
+// NickServ knows the bot by the nick it asked for: after a 433 it is
+// "tester_" on the network, but it still identifies as "tester".
+TEST_F(Bot, IdentifiesAsItsOwnNickEvenAfterTakingAnotherOn433) {
+  const Password password("sekrit");
+  start();
+  EXPECT_EQ(said(), "NICK tester");
+  EXPECT_EQ(said(), "USER tester 0 * :tester IRC");
+  say(":irc.test 433 * tester :Nickname is already in use\r\n");
+  EXPECT_EQ(said(), "NICK tester_");
+  say(":irc.test 001 tester_ :Welcome\r\n");
+  EXPECT_EQ(said(), "PRIVMSG NickServ :IDENTIFY tester sekrit");
+  EXPECT_EQ(said(), "JOIN #spoon");
+}
+
 TEST_F(Bot, AnswersEveryPingWithExactlyItsToken) {
   register_bot();
   say("PING :irc.test\r\n");
