@@ -285,8 +285,10 @@ int main(int argc, char** argv) {
             accept(listen_socket.get(), reinterpret_cast<sockaddr*>(&address), &address_length)};
         if (!client_socket) {
           if (!net::would_block(net::last_error()) && !net::stop_requested()) {
-            fmt::print(stderr, "accept: {}\n", net::error_text());  // e.g. out of descriptors:
-            fds[0].events = 0;  // stop listening until a connection closes
+            fmt::print(stderr, "accept: {}\n", net::error_text());
+            // Out of descriptors, say: stop listening until a connection closes
+            // and frees one. With none open, that would be forever: try again.
+            if (connections.size() > 1) fds[0].events = 0;
           }
           break;
         }
