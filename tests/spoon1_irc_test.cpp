@@ -37,24 +37,10 @@ namespace {
 std::filesystem::path temp_dir() { return harness::temp_dir("spoon1"); }
 using harness::read_file;
 
-// A loopback socket bound to port 0 (any free port): the system picks the port.
-net::Socket bound_socket(std::uint16_t& port) {
-  net::Socket s{::socket(AF_INET, SOCK_STREAM, 0)};
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::bind(s.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  sockaddr_storage bound{};
-  socklen_t length = sizeof bound;
-  getsockname(s.get(), reinterpret_cast<sockaddr*>(&bound), &length);
-  port = net::port_of(bound);
-  return s;
-}
-
 // The test's own IRC server: it listens; the bot connects to it.
 struct ScriptedServer {
   std::uint16_t port = 0;
-  net::Socket listen_socket = bound_socket(port);
+  net::Socket listen_socket = harness::bound_to_loopback(SOCK_STREAM, port);
   ScriptedServer() { EXPECT_EQ(::listen(listen_socket.get(), 1), 0); }
   [[nodiscard]] Connection accept_bot() const {
     if (!harness::wait_readable(listen_socket.get(), Clock::now() + harness::kPatience))
@@ -110,7 +96,9 @@ TEST(BotCommandLine, BadCommandLinesPrintOneErrorLineAndExitTwo) {
 
 TEST(BotCommandLine, RefusedConnectionExitsOneNamingServerAndPort) {
   std::uint16_t port = 0;
-  { const net::Socket closed_again = bound_socket(port); }  // free a moment ago, closed now
+  {
+    const net::Socket closed_again = harness::bound_to_loopback(SOCK_STREAM, port);
+  }  // free a moment ago, closed now
   const auto result = harness::run("spoon1-irc/bot", {"--server", "127.0.0.1", "--port",
                                                       std::to_string(port), "--log", "/dev/null"});
   EXPECT_EQ(result.exit_code, 1);
@@ -476,7 +464,9 @@ class Ngircd {
     std::filesystem::create_directories(dir / "conf.d");  // empty: no system includes
     for (int attempt = 0; attempt < 5 && port == 0; ++attempt) {
       std::uint16_t candidate = 0;
-      { const net::Socket probe = bound_socket(candidate); }  // free a moment ago
+      {
+        const net::Socket probe = harness::bound_to_loopback(SOCK_STREAM, candidate);
+      }  // free a moment ago
       std::string config = kNgircdConfig;
       config.replace(config.find("{port}"), 6, std::to_string(candidate));
       config.replace(config.find("{dir}"), 5, (dir / "conf.d").string());

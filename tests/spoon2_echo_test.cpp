@@ -38,18 +38,8 @@ std::string random_bytes(std::size_t size, unsigned seed) {
 
 // A plain UDP socket of the test's own, on loopback, with its port.
 struct UdpPeer {
-  net::Socket s{::socket(AF_INET, SOCK_DGRAM, 0)};
   std::uint16_t port = 0;
-  UdpPeer() {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(s.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    sockaddr_storage bound{};
-    socklen_t length = sizeof bound;
-    getsockname(s.get(), reinterpret_cast<sockaddr*>(&bound), &length);
-    port = net::port_of(bound);
-  }
+  net::Socket s = harness::bound_to_loopback(SOCK_DGRAM, port);
   // Receives one datagram (or nothing by the deadline) and who sent it.
   std::optional<std::string> receive(sockaddr_storage& from,
                                      std::chrono::milliseconds patience) const {
@@ -192,16 +182,8 @@ TEST_F(Server, ExitsZeroWithinOneSecondOnSigtermAndSigint) {
 }
 
 TEST_F(Server, PortInUseExitsOneNamingThePortAndTheReason) {
-  net::Socket holder{::socket(AF_INET, SOCK_STREAM, 0)};
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(holder.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  ASSERT_EQ(::listen(holder.get(), 1), 0);
-  sockaddr_storage bound{};
-  socklen_t length = sizeof bound;
-  getsockname(holder.get(), reinterpret_cast<sockaddr*>(&bound), &length);
-  const std::string port = std::to_string(net::port_of(bound));
+  const Listener holder;  // a server of the test's own has the port
+  const std::string port = std::to_string(holder.port);
   for (const char* program : {"spoon2-echo/server", "spoon2-echo/echo_server"}) {
     std::vector<std::string> args = {"--port", port};
     if (std::string_view(program) == "spoon2-echo/server")

@@ -485,16 +485,21 @@ bool is_refused(int code) {
 #endif
 }
 
-Listener::Listener() : s(::socket(AF_INET, SOCK_STREAM, 0)) {
+net::Socket bound_to_loopback(int type, std::uint16_t& port) {
+  net::Socket s{::socket(AF_INET, type, 0)};
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   EXPECT_EQ(::bind(s.get(), reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  EXPECT_EQ(::listen(s.get(), 4), 0);
   sockaddr_storage bound{};
   socklen_t length = sizeof bound;
   getsockname(s.get(), reinterpret_cast<sockaddr*>(&bound), &length);
   port = net::port_of(bound);
+  return s;
+}
+
+Listener::Listener() : s(bound_to_loopback(SOCK_STREAM, port)) {
+  EXPECT_EQ(::listen(s.get(), 4), 0);
 }
 
 Connection Listener::accept() const {

@@ -129,10 +129,14 @@ class Connection {
   std::string buffered_;
 };
 
+// A socket of `type` (SOCK_STREAM, SOCK_DGRAM) bound to 127.0.0.1 on a free
+// port, which it sets: the test's own server or peer starts here.
+net::Socket bound_to_loopback(int type, std::uint16_t& port);
+
 // A one-shot TCP listener of the test's own on 127.0.0.1, to play a server.
 struct Listener {
+  std::uint16_t port = 0;  // before s: s's initialiser sets it
   net::Socket s;
-  std::uint16_t port = 0;
   Listener();
   [[nodiscard]] Connection accept() const;  // waits for the next client (or fails the test)
 };
