@@ -20,7 +20,7 @@ int main() {
     char buffer[4] = {'\\', '\n', ';', ']'};
 
     // region: inner
-    if (buffer[0] == '\\') continue;
+    if (buffer[0] == '\\') buffer[1] = '[';
     // endregion
   }
   // endregion
@@ -31,7 +31,7 @@ set(loop_block [==[
 for (int i = 0; i < 3; ++i) {
   char buffer[4] = {'\\', '\n', ';', ']'};
 
-  if (buffer[0] == '\\') continue;
+  if (buffer[0] == '\\') buffer[1] = '[';
 }
 ]==])
 set(whole_block [==[
@@ -39,12 +39,12 @@ int main() {
   for (int i = 0; i < 3; ++i) {
     char buffer[4] = {'\\', '\n', ';', ']'};
 
-    if (buffer[0] == '\\') continue;
+    if (buffer[0] == '\\') buffer[1] = '[';
   }
 }
 ]==])
 set(inner_block [==[
-if (buffer[0] == '\\') continue;
+if (buffer[0] == '\\') buffer[1] = '[';
 ]==])
 
 set(failures 0)
@@ -109,6 +109,133 @@ if(NOT rewritten STREQUAL good)
 endif()
 
 run(update missing 1 "not rewritten" "update refuses a deck naming a missing region")
+
+# A fold: a nested region shown as one line, at its indentation.
+set(folded_block [==[
+int main() {
+  for (int i = 0; i < 3; ++i) {
+    char buffer[4] = {'\\', '\n', ';', ']'};
+
+    // … the inner part; it may say [this]
+  }
+}
+]==])
+deck(folded "<!-- region: lesson/demo.cpp#whole -->\n<!-- fold: inner: the inner part; it may say [this] -->\n```cpp\n${folded_block}```\n")
+run(check folded 0 "all 1 code blocks" "a fold shows the nested region as one line")
+string(REPLACE "// … the inner" "// … an inner" folded_drifted "<!-- region: lesson/demo.cpp#whole -->\n<!-- fold: inner: the inner part; it may say [this] -->\n```cpp\n${folded_block}```\n")
+deck(folded_drifted "${folded_drifted}")
+run(check folded_drifted 1 "differs from lesson/demo.cpp#whole" "a fold's line is checked like the rest")
+deck(fold_missing "<!-- region: lesson/demo.cpp#whole -->\n<!-- fold: outer: nothing -->\n```cpp\n${whole_block}```\n")
+run(check fold_missing 1 "no region 'outer' inside lesson/demo.cpp#whole to fold" "a fold of a region not inside fails")
+
+# Whole code: each way a region can cut a slide mid-block, on a lesson of its own.
+# cut(NAME CODE EXPECTED_EXIT REGEX DESCRIPTION): region "cut" of lesson/NAME.cpp
+# shown in a deck (after an update, so only the whole-code check can fail).
+function(cut name code expected regex description)
+  file(WRITE "${WORK}/lesson/${name}.cpp" "${code}")
+  file(WRITE "${WORK}/${name}.md" "<!-- region: lesson/${name}.cpp#cut -->\n${ARGN}```cpp\n```\n")
+  run(update ${name} ${expected} "${regex}" "${description}")
+  set(failures ${failures} PARENT_SCOPE)
+endfunction()
+cut(ends_in_if [==[
+int main(int argc) {
+  // region: cut
+  int n = 0;
+  if (argc > 1) {
+    n = 1;
+    // endregion
+  }
+  return n;
+}
+]==] 1 "cut is not whole code: it ends with 1 '\\{' not closed" "a region ending inside an if fails")
+cut(starts_in_block [==[
+int main(int argc) {
+  int n = 0;
+  if (argc > 1) {
+    // region: cut
+    n = 1;
+  }
+  return n;
+  // endregion
+}
+]==] 1 "a '}' closes a block opened before it" "a region starting inside a block fails")
+cut(outer_continue [==[
+int main(int argc) {
+  for (int i = 0; i < argc; ++i) {
+    // region: cut
+    if (i == 1) continue;
+    argc -= 1;
+    // endregion
+  }
+}
+]==] 1 "'continue' leaves for a loop the slide does not show: if \\(i == 1\\) continue;" "a continue of a loop the slide does not show fails")
+cut(outer_break [==[
+int main(int argc) {
+  while (true) {
+    // region: cut
+    if (argc > 1) {
+      break;
+    }
+    // endregion
+  }
+}
+]==] 1 "'break' leaves for a loop" "a break out of the region, even inside an if, fails")
+cut(mid_statement [==[
+int main(int argc) {
+  // region: cut
+  const int n = argc +
+  // endregion
+                1;
+  return n;
+}
+]==] 1 "ends in the middle of a statement" "a region ending mid-statement fails")
+cut(fold_unbalanced [==[
+int main(int argc) {
+  // region: cut
+  if (argc > 2) {
+    argc -= 2;
+    // region: half
+  } else {
+    // endregion
+    argc -= 1;
+  }
+  // endregion
+}
+]==] 1 "the fold in lesson/fold_unbalanced.cpp#cut is not whole code" "a fold that does not balance fails"
+    "<!-- fold: half: the half -->\n")
+cut(whole [==[
+int main(int argc) {
+  // region: cut
+  const char* brace = "{ // not a comment";  /* } */
+  const char quote = '"';
+  for (const int n : {1, 2}) argc += n;
+  while (argc > 10) if (argc % 7 == 0) break;  // a loop with no braces
+  for (int i = 0; i < argc; ++i) {
+    switch (i) {
+      case 1: break;
+      default: continue;
+    }
+  }
+  do {
+    --argc;
+  } while (argc > 100);
+  auto count = [&] { return brace[0] + quote; };
+  // endregion
+  return count();
+}
+]==] 0 "1 code blocks from the lessons" "strings, characters, comments, lists, loops and switches in a whole region pass")
+cut(fold_hides_the_jump [==[
+int main(int argc) {
+  // region: cut
+  while (argc > 0) {
+    // region: rest
+    if (argc > 2) continue;
+    // endregion
+    argc -= 1;
+  }
+  // endregion
+}
+]==] 0 "1 code blocks" "a fold inside the loop it jumps to passes" "<!-- fold: rest: the rest -->\n")
 
 if(failures GREATER 0)
   message(FATAL_ERROR "${failures} failure(s)")
