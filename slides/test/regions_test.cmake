@@ -237,6 +237,65 @@ int main(int argc) {
 }
 ]==] 0 "1 code blocks" "a fold inside the loop it jumps to passes" "<!-- fold: rest: the rest -->\n")
 
+# Copies mode: every copy of a shared helper, in every lesson, the same.
+set(copies "${WORK}/copies")
+# lesson(FILE TEXT): a lesson file of that text under the copies tree.
+function(lesson file text)
+  file(WRITE "${copies}/${file}" "${text}")
+endfunction()
+# copies(EXPECTED_EXIT REGEX DESCRIPTION): copies mode over that tree.
+function(copies expected regex description)
+  execute_process(COMMAND "${CMAKE_COMMAND}" -D MODE=copies -D "ROOT=${copies}" -P "${tool}"
+                  RESULT_VARIABLE code OUTPUT_VARIABLE output ERROR_VARIABLE output)
+  if(NOT code EQUAL 0)
+    set(code 1)
+  endif()
+  if(NOT code EQUAL expected OR NOT output MATCHES "${regex}")
+    message("FAIL: ${description}: exit ${code} (expected ${expected}), output:\n${output}")
+    math(EXPR failures "${failures} + 1")
+    set(failures ${failures} PARENT_SCOPE)
+  else()
+    message("ok: ${description}")
+  endif()
+endfunction()
+set(helper [==[
+// Sends it all; false on an error.
+bool send_all(int s, const char* data, int size) {
+  while (size > 0) {
+    const int sent = send(s, data, size, 0);  // [a comment; with \ in it]
+    if (sent <= 0) return false;
+    data += sent;
+    size -= sent;
+  }
+  return true;
+}
+]==])
+file(REMOVE_RECURSE "${copies}")
+lesson(one/a.cpp "bool send_all(int s, const char* data, int size);\n\n${helper}\nint main() { return 1; }\n")
+string(REPLACE "  while" "  // region: loop\n  while" marked "${helper}")
+string(REPLACE "  return true;" "  // endregion\n  return true;" marked "${marked}")
+lesson(one/b.cpp "${marked}\nint main() {\n  return 2;\n}\n")
+lesson(two/c.cpp "${helper}")
+string(REPLACE "sent <= 0" "sent < 0" broken "${helper}")
+lesson(tests/helper_test.cpp "${broken}")   # not a lesson: never compared
+lesson(common/net.hpp "${broken}")
+copies(0 "send_all \\(3: one/a.cpp, one/b.cpp, two/c.cpp\\)"
+       "copies of a helper that are the same pass, region markers and main aside")
+
+lesson(two/c.cpp "${broken}")
+copies(1 "send_all: the copy in two/c.cpp differs from the one in one/a.cpp \\(2 of 3 files\\):\n  two/c.cpp:5:     if \\(sent < 0\\) return false;\n  one/a.cpp:7:     if \\(sent <= 0\\) return false;"
+       "a copy that differs fails, naming both files and the first line that differs")
+
+string(REPLACE "  return true;\n" "" shorter "${helper}")
+lesson(two/c.cpp "${shorter}")
+copies(1 "two/c.cpp:9: }\n  one/a.cpp:11:   return true;" "a copy with a line fewer fails")
+
+lesson(two/c.cpp "${helper}")
+lesson(two/d.cpp "static int count(int n) {\n  return n;\n}\n")
+lesson(one/e.cpp "static int count(int n) {\n  return n + 1;\n}\n")
+copies(1 "count: the copy in two/d.cpp differs from the one in one/e.cpp"
+       "any function defined in two lessons under one name is a shared helper")
+
 if(failures GREATER 0)
   message(FATAL_ERROR "${failures} failure(s)")
 endif()
