@@ -99,10 +99,12 @@ std::optional<std::string> read_line(net::socket_t s, Lines& lines) {
       fmt::print("<< (a line over {} bytes, dropped)\n", max_line);
       continue;
     }
+    // region: too-long
     if (lines.pending.size() >= max_line) {  // keep the last byte: it may be the '\r'
       lines.too_long = true;
       lines.pending.erase(0, lines.pending.size() - 1);
     }
+    // endregion
     const auto received = recv(s, buffer.data(), static_cast<int>(buffer.size()), 0);
     if (received < 0 && !net::stop_requested()) cli::fail("recv");
     if (received <= 0) return std::nullopt;  // Fact: recv returns 0 — the server has closed
@@ -194,14 +196,16 @@ int main(int argc, char** argv) {
   if (log == nullptr) cli::fail("cannot open log file '{}'", log_path);
   const std::unique_ptr<std::FILE, decltype(&std::fclose)> log_file(log, std::fclose);
 
-  // region: session
+  // region: register
   const net::Socket irc = connect_to(server, port);
   net::stop_on_signal(irc.get());  // Ctrl-C wakes our recv; we still send QUIT
 
   // Registration: who we are. Then we wait for the welcome, as the RFC says.
   send_line(irc.get(), "NICK " + nick);
   send_line(irc.get(), fmt::format("USER {0} 0 * :{0} IRC", nick));
+  // endregion
 
+  // region: welcome
   Lines lines;
   while (const std::optional<std::string> line = read_line(irc.get(), lines)) {
     fmt::print("<< {}\n", *line);
@@ -212,11 +216,11 @@ int main(int argc, char** argv) {
         send_line(irc.get(), fmt::format("PRIVMSG NickServ :IDENTIFY {} {}", account, password),
                   fmt::format("PRIVMSG NickServ :IDENTIFY {} ********", account));
       send_line(irc.get(), "JOIN " + channel);
-      // endregion
     } else if (message.command == "433") {  // nickname in use: try another
       nick += '_';
       send_line(irc.get(), "NICK " + nick);
     } else if (message.command == "PRIVMSG" || message.command == "NOTICE") {
+      // region: log-and-hello
       fmt::print(log, "{}\n", *line);
       std::fflush(log);  // the talk's target.flush(): `tail -f irc.log` sees it now
       if (message.command == "PRIVMSG" && message.params.size() == 2 &&
@@ -227,8 +231,10 @@ int main(int argc, char** argv) {
         send_line(irc.get(),
                   fmt::format("PRIVMSG {} :Hello, {}!", in_channel ? to : sender, sender));
       }
+      // endregion
     }
   }
+  // endregion
   if (net::stop_requested()) {  // Ctrl-C or SIGTERM: say goodbye (Windows can't), then close
     send_line(irc.get(), "QUIT :Bye");
     return 0;

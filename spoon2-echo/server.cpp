@@ -18,9 +18,10 @@
 // socket → bind → listen. No HOST means every local address: we ask for the
 // IPv6 "any" address (::) first, because with IPV6_V6ONLY off that one socket
 // takes IPv4 clients too (dual stack). Only where IPv6 is off: 0.0.0.0.
+// region: listen_on
 net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) {
-  // region: dual-stack
   for (const int family : {AF_INET6, AF_INET}) {
+    // region: getaddrinfo
     addrinfo hints{};
     hints.ai_family = host.empty() ? family : AF_UNSPEC;  // AF_UNSPEC: IPv4 or IPv6
     hints.ai_socktype = SOCK_STREAM;                      // TCP
@@ -34,10 +35,10 @@ net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) 
     const std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, freeaddrinfo);
     // endregion
 
-    // region: socket-bind-listen
     net::Socket listen_socket{socket(found->ai_family, found->ai_socktype, found->ai_protocol)};
     if (!listen_socket && host.empty() && family == AF_INET6) continue;  // no IPv6 here
     if (!listen_socket) cli::fail("socket");
+    // region: socket-options
     const int off = 0;
     const int on = 1;
     if (found->ai_family == AF_INET6)
@@ -45,14 +46,15 @@ net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) 
                  reinterpret_cast<const char*>(&off), sizeof off);
     setsockopt(listen_socket.get(), SOL_SOCKET, net::reuse_address,
                reinterpret_cast<const char*>(&on), sizeof on);
+    // endregion
     if (bind(listen_socket.get(), found->ai_addr, found->ai_addrlen) != 0)
       cli::fail("cannot bind to port {}", port);
     if (listen(listen_socket.get(), backlog) != 0) cli::fail("listen");
     return listen_socket;
-    // endregion
   }
   cli::fail("socket");
 }
+// endregion
 
 // send() may take fewer bytes than offered: loop until all went (Python's sendall).
 bool send_all(net::socket_t s, std::string_view data) {

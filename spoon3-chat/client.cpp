@@ -71,12 +71,14 @@ void handle_messages(net::socket_t s) {
     std::fflush(stdout);
     pending.erase(0, end + 1);
   }
+  // region: server-went-away
   if (leaving) return;
   // The server went away while we were still chatting. The main thread waits
   // on the keyboard, which nothing can wake, so we end the program from here.
   fmt::print(stderr, "error: the server closed the connection\n");
   std::fflush(stderr);
   std::_Exit(1);
+  // endregion
 }
 // endregion
 

@@ -130,6 +130,8 @@ void handle_user_connection(const std::shared_ptr<Connection>& connection) {
     if (received < 0) why = net::error_text();
     if (received <= 0) break;  // Fact: recv returns 0 — the client has closed (or we hung up)
     pending.append(buffer.data(), static_cast<std::size_t>(received));
+    // region: each-line
+    // region: cut-into-lines
     std::size_t end = 0;
     while ((end = pending.find('\n')) != std::string::npos && end <= max_line) {
       const std::string line = pending.substr(0, end);
@@ -137,10 +139,12 @@ void handle_user_connection(const std::shared_ptr<Connection>& connection) {
       fmt::print("{} - {}\n", connection->peer, line);
       broadcast(fmt::format("From {} - {}\n", connection->peer, line), connection);
     }
+    // endregion
     if (pending.size() > max_line) {
       why = fmt::format("line longer than {} bytes", max_line);
       break;
     }
+    // endregion
   }
   remove_connection(connection, why);
 }

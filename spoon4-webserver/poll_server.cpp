@@ -260,8 +260,8 @@ int main(int argc, char** argv) {
   const auto patience =
       std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout));
 
+  // region: poll-loop
   while (!net::stop_requested()) {
-    // region: poll-loop
     // Sleep until a socket is ready, or the first client's time runs out.
     auto first_deadline = Clock::time_point::max();
     for (std::size_t i = 1; i < connections.size(); ++i)
@@ -273,7 +273,7 @@ int main(int argc, char** argv) {
                                : static_cast<int>(std::clamp<long long>(wait.count(), 0, 60000)));
     if (ready < 0 && net::stop_requested()) break;  // Ctrl-C interrupted poll()
     if (ready < 0) cli::fail("poll");
-    // endregion
+    // region: serve-ready-sockets
     const Clock::time_point now = Clock::now();
 
     // The listening socket is readable: clients wait in its queue. Take them all.
@@ -322,7 +322,9 @@ int main(int argc, char** argv) {
       connections.pop_back();  // net::Socket: shutdown, then close
       fds[0].events = POLLIN;  // a descriptor is free again
     }
+    // endregion
   }
+  // endregion
   fmt::print("server stopped\n");
   return 0;
 }

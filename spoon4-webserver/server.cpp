@@ -115,10 +115,12 @@ int main(int argc, char** argv) {
     std::array<char, 4096> buffer{};
     int status = 0;  // 0: nothing to answer yet (or ever: the client left, or we stop)
     while (status == 0 && !net::stop_requested()) {
+      // region: time-out
       if (time_left() < 0.001 || net::set_timeouts(client_socket.get(), time_left()) != 0) {
         status = 408;
         break;
       }
+      // endregion
       const auto received =
           recv(client_socket.get(), buffer.data(), static_cast<int>(buffer.size()), 0);
       if (received <= 0) {  // Fact: recv returns 0 — the client has closed (or it failed)

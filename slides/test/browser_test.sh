@@ -55,6 +55,41 @@ if grep -qE '```|<!-- region:|^## ' "$work/dom.html"; then
   fail "raw Markdown in the page: $(grep -m1 -E '```|<!-- region:|^## ' "$work/dom.html")"
 else ok "no raw Markdown in the page"; fi
 
+# --- every slide's content fits its slide --------------------------------------
+# A Marp slide hides what does not fit: code cut off at the bottom looks like
+# the end of the code. slide_fit.js measures each slide in the page itself.
+# (A copy of the page, beside a copy of the script it loads.)
+cp "$here/slide_fit.js" "$work/"
+{ sed 's|</body></html>$||' "$html"; printf '<script src="slide_fit.js"></script></body></html>\n'; } >"$work/fit.html"
+browser --window-size=1280,720 --virtual-time-budget=5000 --dump-dom "file://$work/fit.html" \
+  >"$work/fit-dom.html" || fail "chromium --dump-dom (slide fit) failed: $(tail -3 "$work/chromium.log")"
+sed -n '/<pre id="slide-fit">/,/<\/pre>/p' "$work/fit-dom.html" | sed 's/<[^>]*>//g; s/&amp;/\&/g; s/&lt;/</g; s/&gt;/>/g' |
+  grep . >"$work/fit.tsv"
+measured=0 overflowing=0 fullest="" room=100000
+while IFS=$'\t' read -r slide over wide bottom limit heading; do
+  if [ "$slide" = control ]; then
+    if [ "${over:-0}" -gt 0 ]; then ok "the fit check sees a slide it made too tall (by $over px)"; else
+      fail "the fit check does not see a slide it made 2000 px too tall: it measures nothing"; fi
+    continue
+  fi
+  measured=$((measured + 1))
+  if [ "$over" -gt 0 ]; then
+    fail "slide $slide ($heading) overflows by $over px: its content ends at $bottom px, the slide's at $limit px"
+    overflowing=$((overflowing + 1))
+  fi
+  if [ "$wide" -gt 0 ]; then  # Marp would shrink that block's font to fit
+    fail "slide $slide ($heading) has a line $wide px too wide for the slide"
+    overflowing=$((overflowing + 1))
+  elif [ "$over" -eq 0 ] && [ $((limit - bottom)) -lt "$room" ]; then
+    room=$((limit - bottom)) fullest="slide $slide ($heading)"
+  fi
+done <"$work/fit.tsv"
+if [ "$measured" -ne "$expected_slides" ]; then
+  fail "the fit check measured $measured slides, the deck has $expected_slides"
+elif [ "$overflowing" -eq 0 ]; then
+  ok "every slide's content fits its slide (the fullest, $fullest, has $room px to spare)"
+fi
+
 # The first slide with C++ on it: the number of the <section> before it.
 code_slide=$(grep -o '<section[^>]* id="[0-9]*"\|<code class="language-cpp"' "$work/dom.html" |
   awk -F'"' '/<section/ { for (i = 1; i < NF; ++i) if ($i ~ /id=$/) id = $(i + 1) }
