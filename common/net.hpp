@@ -32,6 +32,7 @@ inline int poll(pollfd* fds, unsigned long n, int timeout_ms) {
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cstdio>
@@ -156,10 +157,11 @@ class Socket {
 // How long one recv or send may block before it fails with a time-out (POSIX
 // takes a timeval, Windows milliseconds). Returns 0, or -1 like the calls it makes.
 inline int set_timeouts(socket_t s, double seconds) {
+// A value that would round to 0 is raised to the smallest step: 0 means "forever".
 #ifdef _WIN32
-  const auto value = static_cast<DWORD>(seconds * 1000);
+  const auto value = std::max<DWORD>(1, static_cast<DWORD>(seconds * 1000));
 #else
-  const auto microseconds = static_cast<long long>(seconds * 1e6);
+  const auto microseconds = std::max<long long>(1, static_cast<long long>(seconds * 1e6));
   const timeval value{static_cast<time_t>(microseconds / 1000000),
                       static_cast<suseconds_t>(microseconds % 1000000)};
 #endif

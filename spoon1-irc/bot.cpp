@@ -20,7 +20,6 @@
 #include <cstdlib>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -133,10 +132,20 @@ Message message_checker(std::string_view line) {
     line.remove_prefix(std::min(line.find(' '), line.size()));
   }
   const auto colon = line.find(" :");  // the trailing parameter: the rest, spaces and all
-  std::istringstream words{std::string(line.substr(0, colon))};
-  words >> message.command;
-  for (std::string word; words >> word;)
-    message.params.push_back(word);
+  // The words before it are cut at spaces, and only spaces (RFC 1459: one or
+  // more ' '): a tab is part of a word, so "PING a<TAB>b" is answered exactly.
+  const std::string_view words = line.substr(0, colon);
+  for (std::size_t start = 0; start < words.size();) {
+    const std::size_t end = std::min(words.find(' ', start), words.size());
+    if (end > start) {
+      const std::string word{words.substr(start, end - start)};
+      if (message.command.empty())
+        message.command = word;
+      else
+        message.params.push_back(word);
+    }
+    start = end + 1;
+  }
   if (colon != std::string_view::npos) {
     message.params.emplace_back(line.substr(colon + 2));
     message.has_trailing = true;

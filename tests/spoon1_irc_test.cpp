@@ -83,8 +83,15 @@ TEST(BotCommandLine, HelpPrintsUsageNamingEveryOptionAndThePasswordVariable) {
 }
 
 TEST(BotCommandLine, BadCommandLinesPrintOneErrorLineAndExitTwo) {
-  const std::vector<std::vector<std::string>> bad = {
-      {"--bogus"}, {"--port"}, {"--port", "70000"}, {"--port", "abc"}, {"--nick"}, {"stray"}};
+  const std::vector<std::vector<std::string>> bad = {{"--bogus"},
+                                                     {"--port"},
+                                                     {"--port", "70000"},
+                                                     {"--port", "abc"},
+                                                     {"--nick"},
+                                                     {"stray"},
+                                                     {"--port", "1", "--port", "2"},
+                                                     {"--nick", "--help"},
+                                                     {"--log", ""}};
   for (const auto& args : bad) {
     const auto result = harness::run("spoon1-irc/bot", args);
     EXPECT_EQ(result.exit_code, 2) << args[0];
@@ -250,6 +257,10 @@ TEST_F(Bot, AnswersEveryPingWithExactlyItsToken) {
   EXPECT_EQ(said(), "PONG :with-a-prefix");
   say("PING\r\n");
   EXPECT_EQ(said(), "PONG");
+  say("PING a\tb\r\n");  // words are cut at spaces only: a tab is part of the token
+  EXPECT_EQ(said(), "PONG a\tb");
+  say("PING  x   y\r\n");  // one or more spaces between parameters (RFC 1459)
+  EXPECT_EQ(said(), "PONG x y");
 }
 
 TEST_F(Bot, AnswersAPingSplitAcrossReadsWhereverTheSplitFalls) {
