@@ -477,6 +477,26 @@ TEST(UdpClient, ALostReplyIsRecoveredByTheRetry) {
   EXPECT_EQ(client.out(), "again\n");
 }
 
+// A retry means two answers may come back: the late one must not be taken
+// for the next line's answer, shifting every later line by one.
+TEST(UdpClient, DropsALateOrDuplicatedReplyInsteadOfTakingItForTheNextLine) {
+  UdpPeer peer;  // answers each datagram twice, as a network may duplicate it
+  Child client("spoon2-echo/udp_client", {"--port", std::to_string(peer.port)});
+  client.write_stdin("one\ntwo\nthree\n");
+  client.close_stdin();
+  for (const std::string expected : {"one", "two", "three"}) {
+    sockaddr_storage from{};
+    ASSERT_EQ(peer.receive(from, harness::kPatience), expected);
+    for (int copy = 0; copy < 2; ++copy)
+      ASSERT_EQ(::sendto(peer.s.get(), expected.data(), static_cast<int>(expected.size()), 0,
+                         reinterpret_cast<sockaddr*>(&from), sizeof(sockaddr_in)),
+                static_cast<int>(expected.size()));
+  }
+  EXPECT_EQ(client.wait(), 0) << client.err();
+  EXPECT_EQ(client.out(), "one\ntwo\nthree\n");
+  EXPECT_NE(client.err().find("dropped a reply"), std::string::npos) << client.err();
+}
+
 TEST(UdpClient, ARefusalEndsItEarlyWithAnError) {
   std::uint16_t port = 0;
   {
