@@ -10,6 +10,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstdlib>
@@ -72,12 +73,6 @@ class Options {
     net::binary_output();  // the usage and errors below are the same bytes everywhere
     for (int i = 1; i < argc; ++i)
       args_.emplace_back(argv[i]);
-    for (const std::string& arg : args_) {
-      if (arg == "--help" || arg == "-h") {
-        fmt::print("{}", usage_);
-        std::exit(0);
-      }
-    }
   }
 
   std::string text(std::string_view name, std::string fallback) {
@@ -99,23 +94,32 @@ class Options {
     if (!value) return fallback;
     char* end = nullptr;
     const double number = std::strtod(value->c_str(), &end);
-    if (value->empty() || *end != '\0' || !(number > 0 && number < 1e6))
-      bad(fmt::format("{} wants a positive number of seconds, not '{}'", name, *value));
+    // Below a millisecond a system may round a time-out to 0, which means
+    // "wait forever" to setsockopt: the opposite of what was asked.
+    if (*end != '\0' || !(number >= 0.001 && number < 1e6))
+      bad(fmt::format("{} wants a number of seconds from 0.001 to 999999, not '{}'", name, *value));
     return number;
   }
 
   bool flag(std::string_view name) {
-    for (auto it = args_.begin(); it != args_.end(); ++it) {
-      if (*it == name) {
-        args_.erase(it);
-        return true;
-      }
-    }
-    return false;
+    const auto it = std::find(args_.begin(), args_.end(), name);
+    if (it == args_.end()) return false;
+    args_.erase(it);
+    if (std::find(args_.begin(), args_.end(), name) != args_.end())
+      bad(fmt::format("{} was given twice", name));
+    return true;
   }
 
   // What is left once every option is taken: the program's names or addresses.
+  // --help is answered here, once every option has taken its value, so that
+  // `--nick --help` is a missing nick, not a request for help.
   std::vector<std::string> rest() {
+    for (const std::string& arg : args_) {
+      if (arg == "--help" || arg == "-h") {
+        fmt::print("{}", usage_);
+        std::exit(0);
+      }
+    }
     for (const std::string& arg : args_)
       if (arg.size() > 1 && arg[0] == '-') bad(fmt::format("unknown option '{}'", arg));
     return std::exchange(args_, {});
@@ -132,21 +136,30 @@ class Options {
   }
 
  private:
+  // The value of NAME (`NAME VALUE` or `NAME=VALUE`), taken out of the list.
   std::optional<std::string> take(std::string_view name) {
-    for (auto it = args_.begin(); it != args_.end(); ++it) {
-      if (it->starts_with(name) && it->size() > name.size() && (*it)[name.size()] == '=') {
-        std::string value = it->substr(name.size() + 1);
-        args_.erase(it);
-        return value;
+    std::optional<std::string> value;
+    for (auto it = args_.begin(); it != args_.end();) {
+      const bool joined =
+          it->starts_with(name) && it->size() > name.size() && (*it)[name.size()] == '=';
+      if (!joined && *it != name) {
+        ++it;
+        continue;
       }
-      if (*it == name) {
-        if (it + 1 == args_.end()) bad(fmt::format("{} needs a value", name));
-        std::string value = *(it + 1);
-        args_.erase(it, it + 2);
-        return value;
+      if (value) bad(fmt::format("{} was given twice", name));
+      if (joined) {
+        value = it->substr(name.size() + 1);
+        it = args_.erase(it);
+        continue;
       }
+      // The next word is the value, unless it is another option: `--nick --help`.
+      if (it + 1 == args_.end() || (it + 1)->starts_with("--") || *(it + 1) == "-h")
+        bad(fmt::format("{} needs a value", name));
+      value = *(it + 1);
+      it = args_.erase(it, it + 2);
     }
-    return std::nullopt;
+    if (value && value->empty()) bad(fmt::format("{} needs a value, not an empty one", name));
+    return value;
   }
 
   std::string_view program_;

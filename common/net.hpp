@@ -32,6 +32,7 @@ inline int poll(pollfd* fds, unsigned long n, int timeout_ms) {
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cstdio>
@@ -153,19 +154,25 @@ class Socket {
   socket_t handle_ = invalid_socket;
 };
 
-// How long one recv or send may block before it fails with a time-out (POSIX
-// takes a timeval, Windows milliseconds). Returns 0, or -1 like the calls it makes.
-inline int set_timeouts(socket_t s, double seconds) {
+// How long one recv (SO_RCVTIMEO) or one send (SO_SNDTIMEO) may block before
+// it fails with a time-out (POSIX takes a timeval, Windows milliseconds).
+// Returns 0, or -1 like setsockopt.
+inline int set_timeout(socket_t s, int option_name, double seconds) {
+// A value that would round to 0 is raised to the smallest step: 0 means "forever".
 #ifdef _WIN32
-  const auto value = static_cast<DWORD>(seconds * 1000);
+  const auto value = std::max<DWORD>(1, static_cast<DWORD>(seconds * 1000));
 #else
-  const auto microseconds = static_cast<long long>(seconds * 1e6);
+  const auto microseconds = std::max<long long>(1, static_cast<long long>(seconds * 1e6));
   const timeval value{static_cast<time_t>(microseconds / 1000000),
                       static_cast<suseconds_t>(microseconds % 1000000)};
 #endif
-  const auto* option = reinterpret_cast<const char*>(&value);
-  if (setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, option, sizeof value) != 0) return -1;
-  return setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, option, sizeof value);
+  return setsockopt(s, SOL_SOCKET, option_name, reinterpret_cast<const char*>(&value),
+                    sizeof value);
+}
+// Both at once: what a server gives each client.
+inline int set_timeouts(socket_t s, double seconds) {
+  if (set_timeout(s, SO_RCVTIMEO, seconds) != 0) return -1;
+  return set_timeout(s, SO_SNDTIMEO, seconds);
 }
 
 // Ctrl-C (SIGINT) or SIGTERM asks a program to stop. The handler raises a flag

@@ -84,6 +84,12 @@ bool reverse(const std::string& text) {
 // NAME -> PORT/tcp. Fact: "the default port for web communication is port 80":
 // the resolver reads it from the services database (/etc/services).
 bool service(const std::string& name) {
+  // getaddrinfo takes "" as no service at all, and a number above 65535 wraps
+  // silently (99999 becomes 34463): a port is 16 bits, so refuse both here.
+  if (name.empty()) return cannot_resolve(name, "a service needs a name or a port number");
+  if (name.find_first_not_of("0123456789") == std::string::npos &&
+      (name.size() > 5 || std::stoul(name) > 65535))
+    return cannot_resolve(name, "a port number is at most 65535");
   addrinfo hints{};
   hints.ai_family = AF_INET;        // any family carries the same port; IPv4 is enough
   hints.ai_socktype = SOCK_STREAM;  // the TCP port: a service may list TCP and UDP

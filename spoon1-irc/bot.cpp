@@ -20,7 +20,6 @@
 #include <cstdlib>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -57,16 +56,6 @@ net::Socket connect_to(const std::string& host, std::uint16_t port) {
   cli::fail("cannot connect to {}", where);  // the last address's reason
 }
 
-// send() may take fewer bytes than offered: loop until all went (Python's sendall).
-bool send_all(net::socket_t s, std::string_view data) {
-  while (!data.empty()) {
-    const auto sent = send(s, data.data(), static_cast<int>(data.size()), 0);
-    if (sent <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(sent));
-  }
-  return true;
-}
-
 // Every line the bot says goes through here, ended by "\r\n" and never longer
 // than 512 bytes. A CR or LF inside (in a nick the server sent us, say) would
 // end our line early and start a second command, not ours: it becomes a space.
@@ -76,8 +65,22 @@ void send_line(net::socket_t s, std::string line, std::string_view shown = {}) {
     if (c == '\r' || c == '\n' || c == '\0') c = ' ';
   if (line.size() > max_line - 2) line.resize(max_line - 2);
   fmt::print(">> {}\n", shown.empty() ? line : shown);
-  // After a stop there is nothing left to lose: a failed goodbye is no error.
-  if (!send_all(s, line + "\r\n") && !net::stop_requested()) cli::fail("send");
+  line += "\r\n";
+  // send() may take fewer bytes than offered: loop until all went (Python's
+  // sendall). Each send waits at most a second (SO_SNDTIMEO, set at connect):
+  // a server that is slow to read is waited for, but once we are asked to
+  // stop, a server that does not read cannot keep us: we go without a goodbye.
+  std::string_view rest = line;
+  while (!rest.empty()) {
+    const auto sent = send(s, rest.data(), static_cast<int>(rest.size()), 0);
+    if (sent > 0) {
+      rest.remove_prefix(static_cast<std::size_t>(sent));
+      continue;
+    }
+    if (net::stop_requested()) return;  // after a stop there is nothing left to lose
+    if (sent < 0 && net::is_timeout(net::last_error())) continue;  // slow, not gone: wait on
+    cli::fail("send");
+  }
 }
 
 // Fact: there is no EOT on a socket. A recv hands over whatever bytes have
@@ -135,10 +138,20 @@ Message message_checker(std::string_view line) {
     line.remove_prefix(std::min(line.find(' '), line.size()));
   }
   const auto colon = line.find(" :");  // the trailing parameter: the rest, spaces and all
-  std::istringstream words{std::string(line.substr(0, colon))};
-  words >> message.command;
-  for (std::string word; words >> word;)
-    message.params.push_back(word);
+  // The words before it are cut at spaces, and only spaces (RFC 1459: one or
+  // more ' '): a tab is part of a word, so "PING a<TAB>b" is answered exactly.
+  const std::string_view words = line.substr(0, colon);
+  for (std::size_t start = 0; start < words.size();) {
+    const std::size_t end = std::min(words.find(' ', start), words.size());
+    if (end > start) {
+      const std::string word{words.substr(start, end - start)};
+      if (message.command.empty())
+        message.command = word;
+      else
+        message.params.push_back(word);
+    }
+    start = end + 1;
+  }
   if (colon != std::string_view::npos) {
     message.params.emplace_back(line.substr(colon + 2));
     message.has_trailing = true;
@@ -199,6 +212,7 @@ int main(int argc, char** argv) {
   // region: register
   const net::Socket irc = connect_to(server, port);
   net::stop_on_signal(irc.get());  // Ctrl-C wakes our recv; we still send QUIT
+  if (net::set_timeout(irc.get(), SO_SNDTIMEO, 1) != 0) cli::fail("setsockopt SO_SNDTIMEO");
 
   // Registration: who we are. Then we wait for the welcome, as the RFC says.
   send_line(irc.get(), "NICK " + nick);

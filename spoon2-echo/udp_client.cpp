@@ -3,6 +3,7 @@
 // Sends each line of standard input as one datagram and prints the reply.
 // UDP promises nothing: a datagram (or its reply) may be lost, so we wait
 // --timeout seconds (default 1) for the reply and try again, 3 tries in all.
+// It may also come late or twice: a reply that is not this line's echo is dropped.
 //
 // Try it:  ./workshop run spoon2-echo/udp_server
 //          ./workshop run spoon2-echo/udp_client       (type lines)
@@ -12,6 +13,7 @@
 #include <fmt/core.h>
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <iostream>
 #include <memory>
@@ -50,29 +52,41 @@ int main(int argc, char** argv) {
   // out datagrams from anyone else, and lets the system report "port
   // unreachable" to us as a refused recv.
   if (connect(s.get(), found->ai_addr, found->ai_addrlen) != 0) cli::fail("connect to {}", where);
-  net::set_timeouts(s.get(), timeout);
 
   constexpr int tries = 3;  // the first send and two retries
   std::array<char, 65536> buffer{};
   std::string line;
   while (std::getline(std::cin, line)) {
-    std::ptrdiff_t received = -1;  // no reply yet
-    for (int attempt = 1; attempt <= tries && received < 0; ++attempt) {
+    bool answered = false;
+    for (int attempt = 1; attempt <= tries && !answered; ++attempt) {
       if (send(s.get(), line.data(), static_cast<int>(line.size()), 0) < 0)
         cli::fail("cannot send to {}", where);
-      // One recv, one whole datagram: UDP keeps message boundaries.
-      received = recv(s.get(), buffer.data(), static_cast<int>(buffer.size()), 0);
-      if (received < 0 && !net::is_timeout(net::last_error()))
-        cli::fail("no reply from {}", where);  // e.g. refused: nobody on that port
+      const auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
+      while (!answered) {
+        // Wait no longer than what is left of this try: a stale reply that
+        // arrives meanwhile must not start the wait again.
+        const std::chrono::duration<double> left = deadline - std::chrono::steady_clock::now();
+        if (left.count() <= 0) break;  // no answer in time: try again
+        if (net::set_timeouts(s.get(), left.count()) != 0) cli::fail("setsockopt");
+        // One recv, one whole datagram: UDP keeps message boundaries.
+        const auto received = recv(s.get(), buffer.data(), static_cast<int>(buffer.size()), 0);
+        if (received < 0 && net::is_timeout(net::last_error())) break;  // try again
+        if (received < 0) cli::fail("no reply from {}", where);  // e.g. refused: nobody there
+        const std::string_view reply(buffer.data(), static_cast<std::size_t>(received));
+        // UDP may deliver a datagram late, or twice: the echo of an earlier
+        // line (or an earlier try) can arrive while we wait for this one. The
+        // answer is the same bytes we sent; anything else is dropped.
+        answered = reply == line;
+        if (!answered)
+          fmt::print(stderr, "dropped a reply that does not answer this line: {}\n", reply);
+      }
     }
-    if (received < 0) {
+    if (!answered) {
       fmt::print(stderr, "error: no reply from {} after {} tries\n", where, tries);
       return 1;
     }
-    // A reply that comes after its time-out may still arrive later, and be
-    // taken for the next line's: UDP leaves such bookkeeping (a sequence
-    // number in each message) to the application.
-    fmt::print("{}\n", std::string_view(buffer.data(), static_cast<std::size_t>(received)));
+    fmt::print("{}\n", line);
   }
   return 0;
 }

@@ -358,3 +358,17 @@ TEST(Resolve, ServiceAnswersSeveralNamesAndNumbersAndReportsAnUnknownOneAfterThe
   EXPECT_TRUE(result.err.starts_with("error: cannot resolve 'no-such-service': ")) << result.err;
   EXPECT_EQ(std::ranges::count(result.err, '\n'), 1) << result.err;
 }
+
+// getaddrinfo itself wraps 99999 to 34463 and takes "" as no service at all.
+TEST(Resolve, ServiceRefusesAnEmptyNameAndAPortAbove65535) {
+  for (const std::string name : {"", "65536", "99999", "1000000000000000000000"}) {
+    const auto result = harness::run("extras-resolve/resolve", {"--service", name, "http"});
+    EXPECT_EQ(result.exit_code, 1) << "'" << name << "'";
+    EXPECT_EQ(result.out, "http -> 80/tcp\n") << "'" << name << "'";
+    EXPECT_TRUE(result.err.starts_with(fmt::format("error: cannot resolve '{}': ", name)))
+        << result.err;
+  }
+  const auto highest = harness::run("extras-resolve/resolve", {"--service", "65535"});
+  EXPECT_EQ(highest.exit_code, 0) << highest.err;
+  EXPECT_EQ(highest.out, "65535 -> 65535/tcp\n");
+}

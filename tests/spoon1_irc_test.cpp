@@ -83,8 +83,15 @@ TEST(BotCommandLine, HelpPrintsUsageNamingEveryOptionAndThePasswordVariable) {
 }
 
 TEST(BotCommandLine, BadCommandLinesPrintOneErrorLineAndExitTwo) {
-  const std::vector<std::vector<std::string>> bad = {
-      {"--bogus"}, {"--port"}, {"--port", "70000"}, {"--port", "abc"}, {"--nick"}, {"stray"}};
+  const std::vector<std::vector<std::string>> bad = {{"--bogus"},
+                                                     {"--port"},
+                                                     {"--port", "70000"},
+                                                     {"--port", "abc"},
+                                                     {"--nick"},
+                                                     {"stray"},
+                                                     {"--port", "1", "--port", "2"},
+                                                     {"--nick", "--help"},
+                                                     {"--log", ""}};
   for (const auto& args : bad) {
     const auto result = harness::run("spoon1-irc/bot", args);
     EXPECT_EQ(result.exit_code, 2) << args[0];
@@ -250,6 +257,10 @@ TEST_F(Bot, AnswersEveryPingWithExactlyItsToken) {
   EXPECT_EQ(said(), "PONG :with-a-prefix");
   say("PING\r\n");
   EXPECT_EQ(said(), "PONG");
+  say("PING a\tb\r\n");  // words are cut at spaces only: a tab is part of the token
+  EXPECT_EQ(said(), "PONG a\tb");
+  say("PING  x   y\r\n");  // one or more spaces between parameters (RFC 1459)
+  EXPECT_EQ(said(), "PONG x y");
 }
 
 TEST_F(Bot, AnswersAPingSplitAcrossReadsWhereverTheSplitFalls) {
@@ -383,6 +394,39 @@ TEST_F(Bot, DropsAReceivedLineOver512BytesWholeAndReadsOn) {
   for (auto at = bot->out().find(note); at != std::string::npos; at = bot->out().find(note, at + 1))
     ++dropped;
   EXPECT_EQ(dropped, 2U) << bot->out();
+}
+
+// A server that stops reading fills the bot's send buffer, and a blocking
+// send then waits for ever — also after a stop, unless the bot looks at the
+// stop flag while it waits. The QUIT gets a second at most, then the bot goes.
+TEST_F(Bot, ExitsZeroOnSigtermThatArrivesJustBeforeASendThatBlocks) {
+#ifndef STOP_BEFORE_BLOCKING_SEND
+  GTEST_SKIP() << "needs LD_PRELOAD (Linux) to place the signal just before the blocking send";
+#else
+  const char* const asan_set = std::getenv("ASAN_OPTIONS");
+  const std::string asan_options = asan_set != nullptr ? asan_set : "";
+  setenv("LD_PRELOAD", STOP_BEFORE_BLOCKING_SEND, 1);  // for the child about to start
+  setenv("ASAN_OPTIONS", (asan_options + ":verify_asan_link_order=0").c_str(), 1);
+  register_bot();
+  unsetenv("LD_PRELOAD");
+  setenv("ASAN_OPTIONS", asan_options.c_str(), 1);
+  in_sync("registered");
+  // From now on we only write: PINGs whose PONGs nobody reads, until the
+  // bot's send buffer is full. Its next PONG would block: the preloaded send
+  // raises SIGTERM just before it.
+  const int small = 4096;
+  setsockopt(irc->get(), SOL_SOCKET, SO_RCVBUF, reinterpret_cast<const char*>(&small),
+             sizeof small);
+  ASSERT_EQ(net::set_nonblocking(irc->get()), 0);
+  const std::string ping = "PING :" + std::string(400, 'x') + "\r\n";
+  const auto deadline = Clock::now() + harness::kPatience;
+  while (bot->running() && Clock::now() < deadline) {
+    if (::send(irc->get(), ping.data(), static_cast<int>(ping.size()), 0) >= 0) continue;
+    pollfd room{irc->get(), POLLOUT, 0};  // full: wait for room, or look again if the bot is gone
+    poll(&room, 1, 50);
+  }
+  EXPECT_EQ(bot->wait(5s), 0) << bot->err();
+#endif
 }
 
 TEST_F(Bot, SaysConnectionClosedByServerAndExitsOneWhenTheServerCloses) {

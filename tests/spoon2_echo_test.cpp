@@ -73,14 +73,46 @@ TEST_P(EveryProgram, HelpPrintsUsageToStdoutAndExitsZero) {
 
 TEST_P(EveryProgram, BadCommandLinesPrintOneErrorLineAndExitTwo) {
   const std::vector<std::vector<std::string>> bad = {
-      {"--bogus"},    {"--port"}, {"--port", "70000"}, {"--port", "abc"}, {"--port", "-1"},
-      {"--port=12x"}, {"stray"}};
+      {"--bogus"},
+      {"--port"},
+      {"--port", "70000"},
+      {"--port", "abc"},
+      {"--port", "-1"},
+      {"--port=12x"},
+      {"stray"},
+      // Given twice, empty, or with the next option where its value should be.
+      {"--port", "1", "--port", "2"},
+      {"--port", ""},
+      {"--port", "--help"},
+      {"--port="},
+      {"--host", ""}};
   for (const auto& args : bad) {
     const auto result = harness::run(GetParam(), args);
-    EXPECT_EQ(result.exit_code, 2) << args[0];
+    EXPECT_EQ(result.exit_code, 2) << testing::PrintToString(args);
     EXPECT_TRUE(result.err.starts_with("error: ")) << result.err;
     EXPECT_NE(result.err.find("--help"), std::string::npos) << result.err;
     EXPECT_EQ(result.out, "");  // nothing bound, nothing connected, nothing said
+  }
+}
+
+TEST(EveryProgramCommandLine, SaysWhichOptionWasGivenTwiceOrLacksItsValue) {
+  const auto twice = harness::run("spoon2-echo/server", {"--port", "1", "--port", "2"});
+  EXPECT_TRUE(twice.err.starts_with("error: --port was given twice\n")) << twice.err;
+  const auto missing = harness::run("spoon2-echo/server", {"--log", "--help"});
+  EXPECT_TRUE(missing.err.starts_with("error: --log needs a value\n")) << missing.err;
+  EXPECT_EQ(missing.out, "");  // not the usage: --help was where the value should be
+}
+
+// A time-out too small to express would become 0, which setsockopt reads as
+// "never time out": refused instead.
+TEST(EveryProgramCommandLine, ATimeoutTooSmallToExpressIsRefusedNotTurnedIntoForever) {
+  for (const char* program : {"spoon2-echo/echo_server", "spoon2-echo/udp_client"}) {
+    for (const char* tiny : {"1e-7", "0.0001", "0"}) {
+      const auto result = harness::run(program, {"--timeout", tiny});
+      EXPECT_EQ(result.exit_code, 2) << program << " --timeout " << tiny;
+      EXPECT_TRUE(result.err.starts_with("error: --timeout wants a number of seconds"))
+          << result.err;
+    }
   }
 }
 
@@ -443,6 +475,26 @@ TEST(UdpClient, ALostReplyIsRecoveredByTheRetry) {
             5);
   EXPECT_EQ(client.wait(), 0);
   EXPECT_EQ(client.out(), "again\n");
+}
+
+// A retry means two answers may come back: the late one must not be taken
+// for the next line's answer, shifting every later line by one.
+TEST(UdpClient, DropsALateOrDuplicatedReplyInsteadOfTakingItForTheNextLine) {
+  UdpPeer peer;  // answers each datagram twice, as a network may duplicate it
+  Child client("spoon2-echo/udp_client", {"--port", std::to_string(peer.port)});
+  client.write_stdin("one\ntwo\nthree\n");
+  client.close_stdin();
+  for (const std::string expected : {"one", "two", "three"}) {
+    sockaddr_storage from{};
+    ASSERT_EQ(peer.receive(from, harness::kPatience), expected);
+    for (int copy = 0; copy < 2; ++copy)
+      ASSERT_EQ(::sendto(peer.s.get(), expected.data(), static_cast<int>(expected.size()), 0,
+                         reinterpret_cast<sockaddr*>(&from), sizeof(sockaddr_in)),
+                static_cast<int>(expected.size()));
+  }
+  EXPECT_EQ(client.wait(), 0) << client.err();
+  EXPECT_EQ(client.out(), "one\ntwo\nthree\n");
+  EXPECT_NE(client.err().find("dropped a reply"), std::string::npos) << client.err();
 }
 
 TEST(UdpClient, ARefusalEndsItEarlyWithAnError) {

@@ -168,10 +168,12 @@ TEST_P(BothServers, HelpPrintsUsageToStdoutAndExitsZero) {
 
 TEST_P(BothServers, BadCommandLinesPrintOneErrorLineAndExitTwo) {
   const std::vector<std::vector<std::string>> bad = {
-      {"--bogus"}, {"--port", "70000"}, {"--timeout", "soon"}, {"--timeout", "0"}, {"stray"}};
+      {"--bogus"},        {"--port", "70000"},   {"--timeout", "soon"},
+      {"--timeout", "0"}, {"--timeout", "1e-7"}, {"--port", "1", "--port", "2"},
+      {"stray"}};
   for (const auto& args : bad) {
     const auto result = harness::run(GetParam(), args);
-    EXPECT_EQ(result.exit_code, 2) << args[0];
+    EXPECT_EQ(result.exit_code, 2) << testing::PrintToString(args);
     EXPECT_TRUE(result.err.starts_with("error: ")) << result.err;
     EXPECT_EQ(result.out, "");
   }
@@ -664,6 +666,14 @@ TEST_F(PollServer, NeverServesAnythingOutsideRoot) {
   const auto response = read_response(client);
   ASSERT_TRUE(response);
   EXPECT_EQ(response->body, "ok");
+}
+
+// An empty --root would quietly serve Hello World instead of the files asked for.
+TEST_F(PollServer, AnEmptyRootIsABadCommandLine) {
+  const auto empty = harness::run("spoon4-webserver/poll_server", {"--port", "0", "--root", ""});
+  EXPECT_EQ(empty.exit_code, 2);
+  EXPECT_TRUE(empty.err.starts_with("error: --root needs a value")) << empty.err;
+  EXPECT_EQ(empty.out, "");
 }
 
 TEST_F(PollServer, ARootThatIsNotADirectoryExitsOne) {
