@@ -361,12 +361,50 @@ TEST(EchoClient, HalfClosesSoTheServerSeesTheEndAndCanStillAnswer) {
   EXPECT_EQ(client.out(), "pong\n");
 }
 
-TEST(EchoClient, ServerClosingBeforeAllInputIsSentIsAnError) {
+// A person at a terminal: each line goes out (and its echo comes back) when
+// Enter is pressed, and Ctrl-D on an empty line ends the input, once.
+TEST(EchoClient, TypedIntoATerminalEchoesEachLineAtOnceAndEndsAtTheFirstCtrlD) {
+#ifdef _WIN32
+  GTEST_SKIP() << "a pseudo-terminal (openpty) is POSIX's; a Windows console is another thing";
+#else
+  Child server("spoon2-echo/echo_server", {"--port", "0", "--timeout", "60"});  // as the README's
+  const harness::Terminal keyboard;
+  Child client(keyboard, "spoon2-echo/echo_client", {"--port", std::to_string(server.port())});
+  keyboard.type("hello\n");
+  EXPECT_EQ(client.read_line(), "hello") << "no echo before the end of input";
+  keyboard.type("again\n");
+  EXPECT_EQ(client.read_line(), "again");
+  keyboard.press_end_of_input();  // on an empty line: the end
+  EXPECT_EQ(client.wait(), 0) << client.err();
+  EXPECT_EQ(client.err(), "");
+  EXPECT_EQ(client.out(), "hello\nagain\n");
+  EXPECT_TRUE(server.wait_for_line("after echoing 12 bytes"));
+#endif
+}
+
+// The person who pauses longer than the server's --timeout: the server hangs
+// up, and the client says so — not that its input was lost on the way.
+TEST(EchoClient, TypedIntoATerminalAPauseLongerThanTheServersTimeoutEndsWithAnError) {
+#ifdef _WIN32
+  GTEST_SKIP() << "a pseudo-terminal (openpty) is POSIX's; a Windows console is another thing";
+#else
+  Child server("spoon2-echo/echo_server", {"--port", "0", "--timeout", "0.2"});
+  const harness::Terminal keyboard;
+  Child client(keyboard, "spoon2-echo/echo_client", {"--port", std::to_string(server.port())});
+  keyboard.type("hello\n");
+  EXPECT_EQ(client.read_line(), "hello");
+  EXPECT_EQ(client.wait(), 1);  // no more typing: the server's time-out runs out
+  EXPECT_EQ(client.err(), "error: the server closed the connection before the end of the input\n");
+  EXPECT_TRUE(server.wait_for_line("timed out"));
+#endif
+}
+
+TEST(EchoClient, ServerClosingBeforeTheEndOfTheInputIsAnErrorThatSaysSo) {
   Listener listener;
   Child client("spoon2-echo/echo_client", {"--port", std::to_string(listener.port)});
   { auto connection = listener.accept(); }  // closed at once; stdin stays open
   EXPECT_EQ(client.wait(), 1);
-  EXPECT_TRUE(client.err().starts_with("error: ")) << client.err();
+  EXPECT_EQ(client.err(), "error: the server closed the connection before the end of the input\n");
 }
 
 // --- udp_server and udp_client ----------------------------------------------
