@@ -324,6 +324,25 @@ TEST(EchoServer, SurvivesAClientThatResets) {
   EXPECT_EQ(next.receive_exactly(2), "ok");
 }
 
+// The README's by-hand command: nc -N half-closes at its end of input (Debian's
+// nc does not without -N), so the server closes too and nc exits, echo received.
+TEST(EchoServer, EchoesForNetcatWithDashNAndClosesAtItsEndOfInput) {
+#ifdef _WIN32
+  GTEST_SKIP() << "nc is a POSIX tool; Windows has no nc to test with";
+#endif
+  if (std::system("command -v nc >/dev/null 2>&1") != 0)
+    GTEST_FAIL() << "nc is missing: ./workshop test installs netcat-openbsd";
+  const auto dir = temp_dir();
+  Child server("spoon2-echo/echo_server", {"--port", "0", "--timeout", "60"});
+  // `timeout 10` is the deadline: an nc that does not half-close waits for ever.
+  const std::string command = "printf 'hello\\n' | timeout 10 nc -N 127.0.0.1 " +
+                              std::to_string(server.port()) + " >" + (dir / "nc.out").string();
+  EXPECT_EQ(std::system(command.c_str()), 0);
+  EXPECT_EQ(read_file(dir / "nc.out"), "hello\n");
+  EXPECT_TRUE(server.wait_for_line("after echoing 6 bytes"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(EchoServer, ServesIpv6AndExitsZeroOnSigterm) {
   if (!harness::has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 on loopback here";
   Child server("spoon2-echo/echo_server", {"--port", "0"});
