@@ -35,6 +35,7 @@ inline int poll(pollfd* fds, unsigned long n, int timeout_ms) {
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -122,6 +123,23 @@ struct Startup {
 inline void binary_stdio() {
 #ifdef _WIN32
   _setmode(_fileno(stdin), _O_BINARY);
+#endif
+}
+
+// One read() of standard input: what is there now, up to `size` bytes — from
+// a terminal one line, as soon as Enter is pressed; from a pipe what has come.
+// 0 at the end of input (a pipe's end; Ctrl-D at the start of a line), -1 on
+// an error. (fread would wait to fill all `size` bytes.) Windows calls it _read.
+inline std::ptrdiff_t read_input(char* buffer, std::size_t size) {
+#ifdef _WIN32
+  const int n = _read(_fileno(stdin), buffer, static_cast<unsigned>(size));
+  if (n < 0) set_last_error(static_cast<int>(_doserrno));  // the system's code, for error_text
+  return n;
+#else
+  ssize_t n = 0;
+  while ((n = ::read(STDIN_FILENO, buffer, size)) < 0 && errno == EINTR) {
+  }
+  return n;
 #endif
 }
 

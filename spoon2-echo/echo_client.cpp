@@ -9,7 +9,8 @@
 // nobody reads it; then the server's send blocks, it stops reading, our send
 // blocks too, and both wait forever. So one thread sends while this one reads.
 //
-// Try it:  ./workshop run spoon2-echo/echo_server
+// Try it:  ./workshop run spoon2-echo/echo_server --timeout 60
+//          ./workshop run spoon2-echo/echo_client       (type lines; Ctrl-D to end)
 //          echo hello | ./workshop run spoon2-echo/echo_client
 #include "common/cli.hpp"
 #include "common/net.hpp"
@@ -18,6 +19,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -70,15 +72,19 @@ int main(int argc, char** argv) {
   net::binary_stdio();
 
   const net::Socket s = connect_to(host, port);
-  std::atomic<bool> sent_everything = false;
+  std::atomic<bool> input_ended = false;
   // region: half-close
   std::thread sender([&] {
     std::array<char, 65536> chunk{};
-    std::size_t size = 0;
-    while ((size = std::fread(chunk.data(), 1, chunk.size(), stdin)) > 0) {
-      if (!send_all(s.get(), {chunk.data(), size})) return;  // the reader sees why
+    std::ptrdiff_t size = 0;
+    // What stdin has now: one line typed into a terminal (so its echo shows at
+    // once), or up to 64 KiB of a pipe; 0 at the end (Ctrl-D on an empty line).
+    while ((size = net::read_input(chunk.data(), chunk.size())) > 0) {
+      const std::string_view piece(chunk.data(), static_cast<std::size_t>(size));
+      if (!send_all(s.get(), piece)) return;  // the reader sees why
     }
-    sent_everything = true;
+    if (size < 0) cli::fail("cannot read standard input");
+    input_ended = true;
     // Tip: shutdown, the half-close. The server's recv returns 0 (end of our
     // input), yet it can still send us the rest of the echo.
     shutdown(s.get(), SHUT_WR);
@@ -93,10 +99,11 @@ int main(int argc, char** argv) {
     std::fwrite(buffer.data(), 1, static_cast<std::size_t>(received), stdout);
     std::fflush(stdout);
   }
-  if (!sent_everything) {
-    // The server closed before taking all our input; the sender may be stuck
-    // reading a terminal, so leave without waiting for it.
-    fmt::print(stderr, "error: the server closed before all input was sent\n");
+  if (!input_ended) {
+    // The server hung up while our input went on (an echo server drops a
+    // client silent for its --timeout). The sender may be waiting for the
+    // next line from a terminal, so leave without waiting for it.
+    fmt::print(stderr, "error: the server closed the connection before the end of the input\n");
     std::fflush(stderr);
     std::_Exit(1);
   }

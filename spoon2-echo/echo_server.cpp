@@ -4,8 +4,8 @@
 // side; then closes too. One client at a time, so a client that goes silent
 // (or stops reading) is dropped after --timeout seconds: the next one waits.
 //
-// Try it:  ./workshop run spoon2-echo/echo_server
-//          nc 127.0.0.1 50007            (type lines; Ctrl-D to close)
+// Try it:  ./workshop run spoon2-echo/echo_server --timeout 60    (a person pauses)
+//          nc -N 127.0.0.1 50007         (type lines; Ctrl-D to close; -N: see the README)
 #include "common/cli.hpp"
 #include "common/net.hpp"
 

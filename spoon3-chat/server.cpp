@@ -5,7 +5,7 @@
 // every other client in `connections`, the list all threads share — so a lock.
 //
 // Try it:  ./workshop run spoon3-chat/server
-//          ./workshop run spoon3-chat/client    (in two terminals; or nc 127.0.0.1 12000)
+//          ./workshop run spoon3-chat/client    (in two terminals; or nc -N 127.0.0.1 12000)
 #include "common/cli.hpp"
 #include "common/net.hpp"
 

@@ -356,6 +356,25 @@ TEST(EchoServer, SurvivesAClientThatResets) {
   EXPECT_EQ(next.receive_exactly(2), "ok");
 }
 
+// The README's by-hand command: nc -N half-closes at its end of input (Debian's
+// nc does not without -N), so the server closes too and nc exits, echo received.
+TEST(EchoServer, EchoesForNetcatWithDashNAndClosesAtItsEndOfInput) {
+#ifdef _WIN32
+  GTEST_SKIP() << "nc is a POSIX tool; Windows has no nc to test with";
+#endif
+  if (std::system("command -v nc >/dev/null 2>&1") != 0)
+    GTEST_FAIL() << "nc is missing: ./workshop test installs netcat-openbsd";
+  const auto dir = temp_dir();
+  Child server("spoon2-echo/echo_server", {"--port", "0", "--timeout", "60"});
+  // `timeout 10` is the deadline: an nc that does not half-close waits for ever.
+  const std::string command = "printf 'hello\\n' | timeout 10 nc -N 127.0.0.1 " +
+                              std::to_string(server.port()) + " >" + (dir / "nc.out").string();
+  EXPECT_EQ(std::system(command.c_str()), 0);
+  EXPECT_EQ(read_file(dir / "nc.out"), "hello\n");
+  EXPECT_TRUE(server.wait_for_line("after echoing 6 bytes"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(EchoServer, ServesIpv6AndExitsZeroOnSigterm) {
   if (!harness::has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 on loopback here";
   Child server("spoon2-echo/echo_server", {"--port", "0"});
@@ -393,12 +412,50 @@ TEST(EchoClient, HalfClosesSoTheServerSeesTheEndAndCanStillAnswer) {
   EXPECT_EQ(client.out(), "pong\n");
 }
 
-TEST(EchoClient, ServerClosingBeforeAllInputIsSentIsAnError) {
+// A person at a terminal: each line goes out (and its echo comes back) when
+// Enter is pressed, and Ctrl-D on an empty line ends the input, once.
+TEST(EchoClient, TypedIntoATerminalEchoesEachLineAtOnceAndEndsAtTheFirstCtrlD) {
+#ifdef _WIN32
+  GTEST_SKIP() << "a pseudo-terminal (openpty) is POSIX's; a Windows console is another thing";
+#else
+  Child server("spoon2-echo/echo_server", {"--port", "0", "--timeout", "60"});  // as the README's
+  const harness::Terminal keyboard;
+  Child client(keyboard, "spoon2-echo/echo_client", {"--port", std::to_string(server.port())});
+  keyboard.type("hello\n");
+  EXPECT_EQ(client.read_line(), "hello") << "no echo before the end of input";
+  keyboard.type("again\n");
+  EXPECT_EQ(client.read_line(), "again");
+  keyboard.press_end_of_input();  // on an empty line: the end
+  EXPECT_EQ(client.wait(), 0) << client.err();
+  EXPECT_EQ(client.err(), "");
+  EXPECT_EQ(client.out(), "hello\nagain\n");
+  EXPECT_TRUE(server.wait_for_line("after echoing 12 bytes"));
+#endif
+}
+
+// The person who pauses longer than the server's --timeout: the server hangs
+// up, and the client says so — not that its input was lost on the way.
+TEST(EchoClient, TypedIntoATerminalAPauseLongerThanTheServersTimeoutEndsWithAnError) {
+#ifdef _WIN32
+  GTEST_SKIP() << "a pseudo-terminal (openpty) is POSIX's; a Windows console is another thing";
+#else
+  Child server("spoon2-echo/echo_server", {"--port", "0", "--timeout", "0.2"});
+  const harness::Terminal keyboard;
+  Child client(keyboard, "spoon2-echo/echo_client", {"--port", std::to_string(server.port())});
+  keyboard.type("hello\n");
+  EXPECT_EQ(client.read_line(), "hello");
+  EXPECT_EQ(client.wait(), 1);  // no more typing: the server's time-out runs out
+  EXPECT_EQ(client.err(), "error: the server closed the connection before the end of the input\n");
+  EXPECT_TRUE(server.wait_for_line("timed out"));
+#endif
+}
+
+TEST(EchoClient, ServerClosingBeforeTheEndOfTheInputIsAnErrorThatSaysSo) {
   Listener listener;
   Child client("spoon2-echo/echo_client", {"--port", std::to_string(listener.port)});
   { auto connection = listener.accept(); }  // closed at once; stdin stays open
   EXPECT_EQ(client.wait(), 1);
-  EXPECT_TRUE(client.err().starts_with("error: ")) << client.err();
+  EXPECT_EQ(client.err(), "error: the server closed the connection before the end of the input\n");
 }
 
 // --- udp_server and udp_client ----------------------------------------------

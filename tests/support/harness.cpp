@@ -12,8 +12,10 @@
 #include <windows.h>
 #else
 #include <fcntl.h>
+#include <pty.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 #endif
 
@@ -189,8 +191,45 @@ Child::~Child() {
 
 #else  // POSIX
 
+Terminal::Terminal() {
+  if (openpty(&keyboard_side_, &program_side_, nullptr, nullptr, nullptr) != 0) {
+    ADD_FAILURE() << "openpty: " << std::strerror(errno);
+    throw std::runtime_error("no pseudo-terminal");
+  }
+  // The terminal's own echo of the keys (what a person sees as they type) is
+  // not the program's output; switch it off, so nobody needs to read it.
+  termios settings{};
+  tcgetattr(program_side_, &settings);
+  settings.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+  tcsetattr(program_side_, TCSANOW, &settings);
+  end_of_input_ = static_cast<char>(settings.c_cc[VEOF]);
+  for (const int side : {keyboard_side_, program_side_})
+    fcntl(side, F_SETFD, FD_CLOEXEC);  // a child gets the program side as stdin only
+}
+
+Terminal::~Terminal() {
+  ::close(keyboard_side_);
+  ::close(program_side_);
+}
+
+void Terminal::type(std::string_view keys) const {
+  EXPECT_EQ(::write(keyboard_side_, keys.data(), keys.size()), static_cast<ssize_t>(keys.size()));
+}
+
+void Terminal::press_end_of_input() const { type({&end_of_input_, 1}); }
+
 Child::Child(std::string_view lesson_program, std::vector<std::string> args,
              const std::string& working_directory) {
+  start(lesson_program, std::move(args), working_directory, -1);
+}
+
+Child::Child(const Terminal& terminal, std::string_view lesson_program,
+             std::vector<std::string> args) {
+  start(lesson_program, std::move(args), {}, terminal.program_side());
+}
+
+void Child::start(std::string_view lesson_program, std::vector<std::string> args,
+                  const std::string& working_directory, int terminal) {
   ::signal(SIGPIPE, SIG_IGN);  // a child that exits early must not kill the test
   const std::string path = program_path(lesson_program);
   int in[2];
@@ -213,7 +252,7 @@ Child::Child(std::string_view lesson_program, std::vector<std::string> args,
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);  // the parent died before prctl
     ::signal(SIGPIPE, SIG_DFL);           // the program must protect itself, as the contract says
-    dup2(in[0], STDIN_FILENO);
+    dup2(terminal >= 0 ? terminal : in[0], STDIN_FILENO);
     dup2(out[1], STDOUT_FILENO);
     dup2(err[1], STDERR_FILENO);
     if (!working_directory.empty() && chdir(working_directory.c_str()) != 0) _exit(126);
@@ -227,6 +266,7 @@ Child::Child(std::string_view lesson_program, std::vector<std::string> args,
   stdout_pipe_ = out[0];
   stderr_pipe_ = err[0];
   stdin_open_ = true;
+  if (terminal >= 0) close_stdin();  // the terminal is its stdin: nobody reads the pipe
   out_reader_ = std::thread([this] { drain(stdout_pipe_, out_, out_open_); });
   err_reader_ = std::thread([this] { drain(stderr_pipe_, err_, err_open_); });
   exit_watcher_ = std::thread([this] { watch_exit(); });

@@ -31,11 +31,38 @@ inline constexpr std::chrono::milliseconds kPatience = 10s;
 // build/<lesson>/<program> of the tree these tests were built in.
 std::string program_path(std::string_view lesson_program);
 
+#ifndef _WIN32
+// A pseudo-terminal, to be a child's stdin the way a person's keyboard is:
+// the terminal's line discipline hands the program one line per read() when
+// Enter is pressed, and the end-of-input key (VEOF, Ctrl-D) at the start of
+// a line makes read() return 0. POSIX only (openpty); Windows consoles differ.
+class Terminal {
+ public:
+  Terminal();  // fails the test without a pseudo-terminal
+  Terminal(const Terminal&) = delete;
+  Terminal& operator=(const Terminal&) = delete;
+  ~Terminal();
+  void type(std::string_view keys) const;  // as if typed, "\n" being Enter
+  void press_end_of_input() const;         // the VEOF key, Ctrl-D by default
+  [[nodiscard]] int program_side() const { return program_side_; }
+
+ private:
+  int keyboard_side_ = -1;  // the pty's master: what the person types goes in here
+  int program_side_ = -1;   // its slave: what the program reads as stdin
+  char end_of_input_ = '\x04';
+};
+#endif
+
 // A running lesson program with pipes on its stdin, stdout and stderr.
 class Child {
  public:
   explicit Child(std::string_view lesson_program, std::vector<std::string> args = {},
                  const std::string& working_directory = {});
+#ifndef _WIN32
+  // The same, with stdin on `terminal` instead of a pipe (write_stdin does nothing).
+  Child(const Terminal& terminal, std::string_view lesson_program,
+        std::vector<std::string> args = {});
+#endif
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
   ~Child();  // kills and reaps a child still running
@@ -72,6 +99,10 @@ class Child {
 #else
   using pipe_t = int;
   int pid_ = -1;
+#endif
+#ifndef _WIN32
+  void start(std::string_view lesson_program, std::vector<std::string> args,
+             const std::string& working_directory, int terminal);
 #endif
   void drain(pipe_t pipe, std::string& into, bool& open);  // a reader thread's loop
   void watch_exit();                                       // the exit watcher's
