@@ -405,26 +405,27 @@ TEST_F(Bot, ExitsZeroOnSigtermThatArrivesJustBeforeASendThatBlocks) {
 #else
   const char* const asan_set = std::getenv("ASAN_OPTIONS");
   const std::string asan_options = asan_set != nullptr ? asan_set : "";
+  // A small receive buffer from the start (set before accept, so the
+  // connection never offers a big window): the bot's PONGs back up at once.
+  const int small = 4096;
+  setsockopt(server.listen_socket.get(), SOL_SOCKET, SO_RCVBUF,
+             reinterpret_cast<const char*>(&small), sizeof small);
   setenv("LD_PRELOAD", STOP_BEFORE_BLOCKING_SEND, 1);  // for the child about to start
   setenv("ASAN_OPTIONS", (asan_options + ":verify_asan_link_order=0").c_str(), 1);
   register_bot();
   unsetenv("LD_PRELOAD");
   setenv("ASAN_OPTIONS", asan_options.c_str(), 1);
   in_sync("registered");
-  // From now on we only write: PINGs whose PONGs nobody reads, until the
-  // bot's send buffer is full. Its next PONG would block: the preloaded send
-  // raises SIGTERM just before it.
-  const int small = 4096;
-  setsockopt(irc->get(), SOL_SOCKET, SO_RCVBUF, reinterpret_cast<const char*>(&small),
-             sizeof small);
+  // From now on we only write: PINGs whose PONGs nobody reads, until both
+  // sides' buffers are full; then we stop sending, as a stalled server would.
+  // The bot's next PONG cannot go: the preloaded send raises SIGTERM just
+  // before it blocks. Before the fix the bot then waited for ever.
   ASSERT_EQ(net::set_nonblocking(irc->get()), 0);
   const std::string ping = "PING :" + std::string(400, 'x') + "\r\n";
   const auto deadline = Clock::now() + harness::kPatience;
-  while (bot->running() && Clock::now() < deadline) {
-    if (::send(irc->get(), ping.data(), static_cast<int>(ping.size()), 0) >= 0) continue;
-    pollfd room{irc->get(), POLLOUT, 0};  // full: wait for room, or look again if the bot is gone
-    poll(&room, 1, 50);
-  }
+  while (::send(irc->get(), ping.data(), static_cast<int>(ping.size()), 0) > 0)
+    ASSERT_LT(Clock::now(), deadline) << "the bot's buffers never filled";
+  ASSERT_TRUE(net::would_block(net::last_error())) << net::error_text();
   EXPECT_EQ(bot->wait(5s), 0) << bot->err();
 #endif
 }

@@ -5,6 +5,7 @@
 // that follows blocks on a server that no longer reads. Without this the
 // test would need the signal to land in that window by luck.
 #include <dlfcn.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -16,6 +17,10 @@ extern "C" ssize_t send(int fd, const void* data, size_t size, int flags) {
   const ssize_t sent = real_send(fd, data, size, flags | MSG_DONTWAIT);
   if (sent >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || (flags & MSG_DONTWAIT) != 0)
     return sent;
+  // Full for a moment is not stuck: what is in flight may still drain into
+  // the peer's buffer. Full for a fifth of a second, the peer has stopped reading.
+  pollfd room{fd, POLLOUT, 0};
+  if (poll(&room, 1, 200) != 0) return real_send(fd, data, size, flags);
   std::raise(SIGTERM);                      // the stop arrives now, before the send that blocks
   return real_send(fd, data, size, flags);  // then the send the program asked for
 }
