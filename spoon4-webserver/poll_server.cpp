@@ -13,7 +13,7 @@
 //          curl -v http://127.0.0.1:8888/README.md      (or open it in a browser)
 #include "common/cli.hpp"
 #include "common/net.hpp"
-#include "spoon4-webserver/http.hpp"
+#include "http.hpp"
 
 #include <fmt/core.h>
 

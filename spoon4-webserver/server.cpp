@@ -10,7 +10,7 @@
 //          open http://127.0.0.1:8888/ in a browser, or: curl -v http://127.0.0.1:8888/
 #include "common/cli.hpp"
 #include "common/net.hpp"
-#include "spoon4-webserver/http.hpp"
+#include "http.hpp"
 
 #include <fmt/core.h>
 
