@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   // out datagrams from anyone else, and lets the system report "port
   // unreachable" to us as a refused recv.
   if (connect(s.get(), found->ai_addr, found->ai_addrlen) != 0) cli::fail("connect to {}", where);
-  net::set_timeouts(s.get(), timeout);
+  if (net::set_timeouts(s.get(), timeout) != 0) cli::fail("set_timeouts");
 
   constexpr int tries = 3;  // the first send and two retries
   std::array<char, 65536> buffer{};

@@ -53,11 +53,17 @@ net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) 
     if (!listen_socket) cli::fail("socket");
     const int off = 0;
     const int on = 1;
-    if (found->ai_family == AF_INET6)
-      setsockopt(listen_socket.get(), IPPROTO_IPV6, IPV6_V6ONLY,
-                 reinterpret_cast<const char*>(&off), sizeof off);
-    setsockopt(listen_socket.get(), SOL_SOCKET, net::reuse_address,
-               reinterpret_cast<const char*>(&on), sizeof on);
+    // A system that will not turn IPV6_V6ONLY off (OpenBSD) would leave :: to
+    // IPv6 clients alone, and refuse every 127.0.0.1: then 0.0.0.0 instead.
+    if (found->ai_family == AF_INET6 &&
+        setsockopt(listen_socket.get(), IPPROTO_IPV6, IPV6_V6ONLY,
+                   reinterpret_cast<const char*>(&off), sizeof off) != 0) {
+      if (host.empty()) continue;
+      cli::fail("setsockopt IPV6_V6ONLY");
+    }
+    if (setsockopt(listen_socket.get(), SOL_SOCKET, net::reuse_address,
+                   reinterpret_cast<const char*>(&on), sizeof on) != 0)
+      cli::fail("setsockopt SO_REUSEADDR");
     if (bind(listen_socket.get(), found->ai_addr, found->ai_addrlen) != 0)
       cli::fail("cannot bind to port {}", port);
     if (listen(listen_socket.get(), backlog) != 0) cli::fail("listen");
@@ -246,10 +252,11 @@ int main(int argc, char** argv) {
   // A long backlog (SOMAXCONN): clients arrive faster than one round takes.
   const net::Socket listen_socket = listen_on(host, port, SOMAXCONN);
   if (net::set_nonblocking(listen_socket.get()) != 0) cli::fail("set_nonblocking");
-  net::stop_on_signal(listen_socket.get());  // before "port N": a test may signal at once
+  net::stop_on_signal(listen_socket.get());
   sockaddr_storage bound{};
   socklen_t bound_length = sizeof bound;
-  getsockname(listen_socket.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length);
+  if (getsockname(listen_socket.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0)
+    cli::fail("getsockname");
   fmt::print("Serving HTTP with poll() on port {} ...\n", net::port_of(bound));
 
   // Slot i of `fds` (what poll() watches) belongs to connections[i]; slot 0
