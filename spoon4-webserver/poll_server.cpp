@@ -21,6 +21,7 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -136,6 +137,17 @@ File find_file(const std::filesystem::path& root, std::string_view target) {
   return found;
 }
 
+// One line per answer, as a web server's access log has it:
+//   127.0.0.1:40312 GET /index.html -> 200 OK
+// (a request that did not parse has no method or target worth showing).
+void log_answer(const Connection& c, const http::Request& request, int status) {
+  if (request.state == http::Request::State::complete)
+    fmt::print("{} {} {} -> {} {}\n", c.peer, request.method, request.target, status,
+               http::reason(status));
+  else
+    fmt::print("{} -> {} {}\n", c.peer, status, http::reason(status));
+}
+
 // Answers the whole requests waiting in `in`, in the order they came.
 void answer_requests(Connection& c, const std::filesystem::path& root) {
   std::size_t used = 0;
@@ -148,13 +160,14 @@ void answer_requests(Connection& c, const std::filesystem::path& root) {
     if (file.status == 400) status = 400;
     if (status != 200) {  // an error ends the connection: where would the next request start?
       http::respond_error(c.out, status);
-      fmt::print("{} {} {}\n", c.peer, status, http::reason(status));
+      log_answer(c, request, status);
       c.closing = true;
       break;
     }
     used += request.length;
     http::respond(c.out, file.status, file.type, file.content, request.method == "HEAD",
                   request.keep_alive);
+    log_answer(c, request, file.status);
     c.answered = true;
     c.closing = !request.keep_alive;
   }
@@ -172,7 +185,7 @@ bool serve(pollfd& slot, Connection& c, Clock::time_point now, double timeout,
     // idle between requests, lingering, or not reading what we sent.
     if (c.closing || c.sent < c.out.size() || (c.answered && c.in.empty())) return false;
     http::respond_error(c.out, 408);
-    fmt::print("{} 408 {}\n", c.peer, http::reason(408));
+    log_answer(c, {}, 408);
     c.closing = true;
     c.deadline = now + patience;
   }
@@ -207,7 +220,10 @@ bool serve(pollfd& slot, Connection& c, Clock::time_point now, double timeout,
     c.sent = 0;
   }
   if (c.hung_up && !c.closing && c.out.empty()) {
-    if (!c.in.empty()) http::respond_error(c.out, 400);  // it ended mid-request
+    if (!c.in.empty()) {  // it ended mid-request
+      http::respond_error(c.out, 400);
+      log_answer(c, {}, 400);
+    }
     c.closing = true;
   }
 
@@ -239,6 +255,9 @@ int main(int argc, char** argv) {
   const double timeout = options.seconds("--timeout", 5);
   options.done();
   const net::Startup startup;
+  // The log's lines wait in stdout's buffer and go out together before each
+  // poll(): a write() for every line would cost more than the answers.
+  std::setvbuf(stdout, nullptr, _IOFBF, 1 << 16);
 
   std::filesystem::path root;  // canonical: every ".." and symlink in it resolved
   if (!root_option.empty()) {
@@ -268,6 +287,7 @@ int main(int argc, char** argv) {
       std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout));
 
   while (!net::stop_requested()) {
+    std::fflush(stdout);  // the last round's log lines, before we sleep
     // region: poll-loop
     // Sleep until a socket is ready, or the first client's time runs out.
     auto first_deadline = Clock::time_point::max();
