@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
     fmt::print("Connected by {}\n", peer);
     // We serve one client at a time: a recv or send that waits longer than
     // this fails, so a stuck client cannot keep the others waiting forever.
-    // Without that guard we would not serve it at all.
+    // A client we cannot give that guard is not served at all.
     if (net::set_timeouts(client_socket.get(), timeout) != 0) {
       fmt::print(stderr, "set_timeouts for {}: {}\n", peer, net::error_text());
       continue;

@@ -189,7 +189,7 @@ int main(int argc, char** argv) {
     const std::string peer = net::to_string(address);
     // A send that waits longer than this fails: the slow-client rule. (A recv
     // that waits this long fails too; handle_user_connection shrugs that off.)
-    // Without it, one client that stops reading could stall the room: not let in.
+    // A client we cannot give it could stall the room, so it is not let in.
     if (net::set_timeouts(client_socket.get(), timeout) != 0) {
       fmt::print(stderr, "set_timeouts for {}: {}\n", peer, net::error_text());
       continue;
