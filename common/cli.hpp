@@ -6,7 +6,7 @@
 // bound or connected; any other failure prints "error: WHAT: REASON", exits 1.
 #pragma once
 
-#include "common/net.hpp"
+#include "net.hpp"
 
 #include <fmt/core.h>
 

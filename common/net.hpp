@@ -197,12 +197,23 @@ inline int set_timeouts(socket_t s, double seconds) {
 // and shuts down the reading side of the socket it was given, which wakes a
 // blocked accept(), recv() or recvfrom(); the loop sees the flag and ends,
 // running every cleanup. The writing side stays open for a last word (the IRC
-// bot's QUIT). A server serving one client at a time also names that client
-// with wake_on_stop(), so that a stop wakes its recv() too.
+// bot's QUIT). A server calls stop_on_signal() before it prints its port:
+// whoever reads the port may ask it to stop at once.
 inline std::atomic<bool> stop_flag{false};
 inline std::atomic<socket_t> stop_socket{invalid_socket}, stop_client{invalid_socket};
 inline bool stop_requested() { return stop_flag.load(); }
-inline void wake_on_stop(socket_t client_socket) { stop_client = client_socket; }
+
+// A server serving one client at a time names that client for as long as it
+// serves it, so that a stop wakes the client's recv() too:
+//     net::WakeOnStop wake{client_socket.get()};   // until the end of the scope
+// Declared after the client's net::Socket, it lets go before the socket closes.
+class WakeOnStop {
+ public:
+  explicit WakeOnStop(socket_t client_socket) { stop_client = client_socket; }
+  ~WakeOnStop() { stop_client = invalid_socket; }
+  WakeOnStop(const WakeOnStop&) = delete;
+  WakeOnStop& operator=(const WakeOnStop&) = delete;
+};
 #ifdef _WIN32
 // Winsock wakes a blocked accept() or recv() only by closing its socket (a
 // shutdown does not), so there is no last word on Windows; the owner's own

@@ -36,13 +36,20 @@ net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) 
     net::Socket listen_socket{socket(found->ai_family, found->ai_socktype, found->ai_protocol)};
     if (!listen_socket && host.empty() && family == AF_INET6) continue;  // no IPv6 here
     if (!listen_socket) cli::fail("socket");
+    fmt::print("Socket successfully created\n");
     const int off = 0;
     const int on = 1;
-    if (found->ai_family == AF_INET6)
-      setsockopt(listen_socket.get(), IPPROTO_IPV6, IPV6_V6ONLY,
-                 reinterpret_cast<const char*>(&off), sizeof off);
-    setsockopt(listen_socket.get(), SOL_SOCKET, net::reuse_address,
-               reinterpret_cast<const char*>(&on), sizeof on);
+    // A system that will not turn IPV6_V6ONLY off (OpenBSD) would leave :: to
+    // IPv6 clients alone, and refuse every 127.0.0.1: then 0.0.0.0 instead.
+    if (found->ai_family == AF_INET6 &&
+        setsockopt(listen_socket.get(), IPPROTO_IPV6, IPV6_V6ONLY,
+                   reinterpret_cast<const char*>(&off), sizeof off) != 0) {
+      if (host.empty()) continue;
+      cli::fail("setsockopt IPV6_V6ONLY");
+    }
+    if (setsockopt(listen_socket.get(), SOL_SOCKET, net::reuse_address,
+                   reinterpret_cast<const char*>(&on), sizeof on) != 0)
+      cli::fail("setsockopt SO_REUSEADDR");
     if (bind(listen_socket.get(), found->ai_addr, found->ai_addrlen) != 0)
       cli::fail("cannot bind to port {}", port);
     if (listen(listen_socket.get(), backlog) != 0) cli::fail("listen");
@@ -76,10 +83,11 @@ int main(int argc, char** argv) {
   const net::Startup startup;
 
   const net::Socket listen_socket = listen_on(host, port, 5);
-  net::stop_on_signal(listen_socket.get());  // before "port N": a test may signal at once
+  net::stop_on_signal(listen_socket.get());
   sockaddr_storage bound{};
   socklen_t bound_length = sizeof bound;
-  getsockname(listen_socket.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length);
+  if (getsockname(listen_socket.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0)
+    cli::fail("getsockname");
   fmt::print("echo server listening on port {}\n", net::port_of(bound));
 
   while (!net::stop_requested()) {
@@ -95,8 +103,12 @@ int main(int argc, char** argv) {
     fmt::print("Connected by {}\n", peer);
     // We serve one client at a time: a recv or send that waits longer than
     // this fails, so a stuck client cannot keep the others waiting forever.
-    net::set_timeouts(client_socket.get(), timeout);
-    net::wake_on_stop(client_socket.get());  // Ctrl-C must not wait for this client
+    // A client we cannot give that guard is not served at all.
+    if (net::set_timeouts(client_socket.get(), timeout) != 0) {
+      fmt::print(stderr, "set_timeouts for {}: {}\n", peer, net::error_text());
+      continue;
+    }
+    const net::WakeOnStop wake{client_socket.get()};  // Ctrl-C must not wait for this client
 
     // region: echo-loop
     std::array<char, 65536> buffer{};
@@ -115,7 +127,6 @@ int main(int argc, char** argv) {
       echoed += static_cast<std::size_t>(received);
     }
     // endregion
-    net::wake_on_stop(net::invalid_socket);
     fmt::print("Closed {} after echoing {} bytes\n", peer, echoed);
   }
   fmt::print("echo server stopped\n");

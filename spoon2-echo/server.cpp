@@ -38,14 +38,23 @@ net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) 
     net::Socket listen_socket{socket(found->ai_family, found->ai_socktype, found->ai_protocol)};
     if (!listen_socket && host.empty() && family == AF_INET6) continue;  // no IPv6 here
     if (!listen_socket) cli::fail("socket");
+    fmt::print("Socket successfully created\n");
     // region: socket-options
     const int off = 0;
     const int on = 1;
-    if (found->ai_family == AF_INET6)
-      setsockopt(listen_socket.get(), IPPROTO_IPV6, IPV6_V6ONLY,
-                 reinterpret_cast<const char*>(&off), sizeof off);
-    setsockopt(listen_socket.get(), SOL_SOCKET, net::reuse_address,
-               reinterpret_cast<const char*>(&on), sizeof on);
+    // A system that will not turn IPV6_V6ONLY off (OpenBSD) would leave :: to
+    // IPv6 clients alone, and refuse every 127.0.0.1: then 0.0.0.0 instead.
+    if (found->ai_family == AF_INET6 &&
+        setsockopt(listen_socket.get(), IPPROTO_IPV6, IPV6_V6ONLY,
+                   reinterpret_cast<const char*>(&off), sizeof off) != 0) {
+      // region: no-dual-stack
+      if (host.empty()) continue;
+      cli::fail("setsockopt IPV6_V6ONLY");
+      // endregion
+    }
+    if (setsockopt(listen_socket.get(), SOL_SOCKET, net::reuse_address,
+                   reinterpret_cast<const char*>(&on), sizeof on) != 0)
+      cli::fail("setsockopt SO_REUSEADDR");
     // endregion
     if (bind(listen_socket.get(), found->ai_addr, found->ai_addrlen) != 0)
       cli::fail("cannot bind to port {}", port);
@@ -85,11 +94,13 @@ int main(int argc, char** argv) {
 
   // The backlog (5) is how many connections the kernel queues while we serve one.
   const net::Socket listen_socket = listen_on(host, port, 5);
-  fmt::print("Socket successfully created\n");
-  net::stop_on_signal(listen_socket.get());  // before "port N": a test may signal at once
+  net::stop_on_signal(listen_socket.get());
+  // The talk prints a line after each step; we read back where the socket
+  // is bound (with --port 0, the system chose).
   sockaddr_storage bound{};
   socklen_t bound_length = sizeof bound;
-  getsockname(listen_socket.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length);
+  if (getsockname(listen_socket.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0)
+    cli::fail("getsockname");
   fmt::print("socket bound to {}\n", net::to_string(bound));
   fmt::print("socket is listening on port {}\n", net::port_of(bound));
 

@@ -36,9 +36,14 @@ net::Socket bind_to(const std::string& host, std::uint16_t port) {
     if (!udp_socket && host.empty() && family == AF_INET6) continue;  // no IPv6 here
     if (!udp_socket) cli::fail("socket");
     const int off = 0;
-    if (found->ai_family == AF_INET6)
-      setsockopt(udp_socket.get(), IPPROTO_IPV6, IPV6_V6ONLY, reinterpret_cast<const char*>(&off),
-                 sizeof off);
+    // A system that will not turn IPV6_V6ONLY off (OpenBSD) would leave :: to
+    // IPv6 datagrams alone, and ignore every 127.0.0.1: then 0.0.0.0 instead.
+    if (found->ai_family == AF_INET6 &&
+        setsockopt(udp_socket.get(), IPPROTO_IPV6, IPV6_V6ONLY, reinterpret_cast<const char*>(&off),
+                   sizeof off) != 0) {
+      if (host.empty()) continue;
+      cli::fail("setsockopt IPV6_V6ONLY");
+    }
     if (bind(udp_socket.get(), found->ai_addr, found->ai_addrlen) != 0)
       cli::fail("cannot bind to port {}", port);
     return udp_socket;
@@ -58,10 +63,11 @@ int main(int argc, char** argv) {
   const net::Startup startup;
 
   const net::Socket udp_socket = bind_to(host, port);
-  net::stop_on_signal(udp_socket.get());  // before "port N": a test may signal at once
+  net::stop_on_signal(udp_socket.get());
   sockaddr_storage bound{};
   socklen_t bound_length = sizeof bound;
-  getsockname(udp_socket.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length);
+  if (getsockname(udp_socket.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0)
+    cli::fail("getsockname");
   fmt::print("udp echo server waiting for datagrams on port {}\n", net::port_of(bound));
 
   std::array<char, 65536> buffer{};  // the largest datagram there can be

@@ -40,13 +40,20 @@ net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) 
     net::Socket listen_socket{socket(found->ai_family, found->ai_socktype, found->ai_protocol)};
     if (!listen_socket && host.empty() && family == AF_INET6) continue;  // no IPv6 here
     if (!listen_socket) cli::fail("socket");
+    fmt::print("Socket successfully created\n");
     const int off = 0;
     const int on = 1;
-    if (found->ai_family == AF_INET6)
-      setsockopt(listen_socket.get(), IPPROTO_IPV6, IPV6_V6ONLY,
-                 reinterpret_cast<const char*>(&off), sizeof off);
-    setsockopt(listen_socket.get(), SOL_SOCKET, net::reuse_address,
-               reinterpret_cast<const char*>(&on), sizeof on);
+    // A system that will not turn IPV6_V6ONLY off (OpenBSD) would leave :: to
+    // IPv6 clients alone, and refuse every 127.0.0.1: then 0.0.0.0 instead.
+    if (found->ai_family == AF_INET6 &&
+        setsockopt(listen_socket.get(), IPPROTO_IPV6, IPV6_V6ONLY,
+                   reinterpret_cast<const char*>(&off), sizeof off) != 0) {
+      if (host.empty()) continue;
+      cli::fail("setsockopt IPV6_V6ONLY");
+    }
+    if (setsockopt(listen_socket.get(), SOL_SOCKET, net::reuse_address,
+                   reinterpret_cast<const char*>(&on), sizeof on) != 0)
+      cli::fail("setsockopt SO_REUSEADDR");
     if (bind(listen_socket.get(), found->ai_addr, found->ai_addrlen) != 0)
       cli::fail("cannot bind to port {}", port);
     if (listen(listen_socket.get(), backlog) != 0) cli::fail("listen");
@@ -170,7 +177,8 @@ int main(int argc, char** argv) {
   net::stop_on_signal(listen_socket.get());  // before "port N": a test may signal at once
   sockaddr_storage bound{};
   socklen_t bound_length = sizeof bound;
-  getsockname(listen_socket.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length);
+  if (getsockname(listen_socket.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0)
+    cli::fail("getsockname");
   fmt::print("Server running on port {}\n", net::port_of(bound));
 
   std::vector<std::future<void>> threads;  // to join each thread: the ended ones, and at the stop
@@ -186,7 +194,11 @@ int main(int argc, char** argv) {
     const std::string peer = net::to_string(address);
     // A send that waits longer than this fails: the slow-client rule. (A recv
     // that waits this long fails too; handle_user_connection shrugs that off.)
-    net::set_timeouts(client_socket.get(), timeout);
+    // A client we cannot give it could stall the room, so it is not let in.
+    if (net::set_timeouts(client_socket.get(), timeout) != 0) {
+      fmt::print(stderr, "set_timeouts for {}: {}\n", peer, net::error_text());
+      continue;
+    }
 
     const auto connection = std::make_shared<Connection>(std::move(client_socket), peer);
     {

@@ -74,7 +74,10 @@ inline Request parse(std::string_view data) {
   const std::size_t first_end = data.find('\n');
   std::size_t end = data.find("\n\r\n");  // the line end before the empty line
   std::size_t blank = 3;
-  if (const std::size_t bare = data.find("\n\n"); bare < end) end = bare, blank = 2;
+  if (const std::size_t bare = data.find("\n\n"); bare < end) {  // bare "\n"s came first
+    end = bare;
+    blank = 2;
+  }
   if (end == std::string_view::npos) {
     // Not all here yet. But a request line that is already wrong need not wait.
     if (first_end != std::string_view::npos &&
@@ -85,7 +88,10 @@ inline Request parse(std::string_view data) {
     return request;
   }
   request.length = end + blank;
-  if (request.length > max_head) return request.state = Request::State::too_large, request;
+  if (request.length > max_head) {
+    request.state = Request::State::too_large;
+    return request;
+  }
   request.state = Request::State::bad;  // until every line has passed
   request.head = data.substr(0, request.length);
   if (!parse_request_line(data.substr(0, first_end), request)) return request;
@@ -153,6 +159,9 @@ inline std::string_view reason(int status) {
 inline std::string_view content_type(std::string_view extension) {
   if (extension == ".html" || extension == ".htm") return "text/html; charset=utf-8";
   if (extension == ".txt" || extension == ".md") return "text/plain; charset=utf-8";
+  // Source code, shown as text: a browser offers to download a type it does not know.
+  if (extension == ".cpp" || extension == ".hpp" || extension == ".h" || extension == ".c")
+    return "text/plain; charset=utf-8";
   if (extension == ".css") return "text/css";
   if (extension == ".js") return "text/javascript";
   if (extension == ".json") return "application/json";

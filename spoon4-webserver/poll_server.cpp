@@ -13,7 +13,7 @@
 //          curl -v http://127.0.0.1:8888/README.md      (or open it in a browser)
 #include "common/cli.hpp"
 #include "common/net.hpp"
-#include "spoon4-webserver/http.hpp"
+#include "http.hpp"
 
 #include <fmt/core.h>
 
@@ -21,6 +21,7 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -51,13 +52,20 @@ net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) 
     net::Socket listen_socket{socket(found->ai_family, found->ai_socktype, found->ai_protocol)};
     if (!listen_socket && host.empty() && family == AF_INET6) continue;  // no IPv6 here
     if (!listen_socket) cli::fail("socket");
+    fmt::print("Socket successfully created\n");
     const int off = 0;
     const int on = 1;
-    if (found->ai_family == AF_INET6)
-      setsockopt(listen_socket.get(), IPPROTO_IPV6, IPV6_V6ONLY,
-                 reinterpret_cast<const char*>(&off), sizeof off);
-    setsockopt(listen_socket.get(), SOL_SOCKET, net::reuse_address,
-               reinterpret_cast<const char*>(&on), sizeof on);
+    // A system that will not turn IPV6_V6ONLY off (OpenBSD) would leave :: to
+    // IPv6 clients alone, and refuse every 127.0.0.1: then 0.0.0.0 instead.
+    if (found->ai_family == AF_INET6 &&
+        setsockopt(listen_socket.get(), IPPROTO_IPV6, IPV6_V6ONLY,
+                   reinterpret_cast<const char*>(&off), sizeof off) != 0) {
+      if (host.empty()) continue;
+      cli::fail("setsockopt IPV6_V6ONLY");
+    }
+    if (setsockopt(listen_socket.get(), SOL_SOCKET, net::reuse_address,
+                   reinterpret_cast<const char*>(&on), sizeof on) != 0)
+      cli::fail("setsockopt SO_REUSEADDR");
     if (bind(listen_socket.get(), found->ai_addr, found->ai_addrlen) != 0)
       cli::fail("cannot bind to port {}", port);
     if (listen(listen_socket.get(), backlog) != 0) cli::fail("listen");
@@ -130,6 +138,17 @@ File find_file(const std::filesystem::path& root, std::string_view target) {
   return found;
 }
 
+// One line per answer, as a web server's access log has it:
+//   127.0.0.1:40312 GET /index.html -> 200 OK
+// (a request that did not parse has no method or target worth showing).
+void log_answer(const Connection& c, const http::Request& request, int status) {
+  if (request.state == http::Request::State::complete)
+    fmt::print("{} {} {} -> {} {}\n", c.peer, request.method, request.target, status,
+               http::reason(status));
+  else
+    fmt::print("{} -> {} {}\n", c.peer, status, http::reason(status));
+}
+
 // Answers the whole requests waiting in `in`, in the order they came.
 void answer_requests(Connection& c, const std::filesystem::path& root) {
   std::size_t used = 0;
@@ -142,13 +161,14 @@ void answer_requests(Connection& c, const std::filesystem::path& root) {
     if (file.status == 400) status = 400;
     if (status != 200) {  // an error ends the connection: where would the next request start?
       http::respond_error(c.out, status);
-      fmt::print("{} {} {}\n", c.peer, status, http::reason(status));
+      log_answer(c, request, status);
       c.closing = true;
       break;
     }
     used += request.length;
     http::respond(c.out, file.status, file.type, file.content, request.method == "HEAD",
                   request.keep_alive);
+    log_answer(c, request, file.status);
     c.answered = true;
     c.closing = !request.keep_alive;
   }
@@ -166,7 +186,7 @@ bool serve(pollfd& slot, Connection& c, Clock::time_point now, double timeout,
     // idle between requests, lingering, or not reading what we sent.
     if (c.closing || c.sent < c.out.size() || (c.answered && c.in.empty())) return false;
     http::respond_error(c.out, 408);
-    fmt::print("{} 408 {}\n", c.peer, http::reason(408));
+    log_answer(c, {}, 408);
     c.closing = true;
     c.deadline = now + patience;
   }
@@ -201,7 +221,10 @@ bool serve(pollfd& slot, Connection& c, Clock::time_point now, double timeout,
     c.sent = 0;
   }
   if (c.hung_up && !c.closing && c.out.empty()) {
-    if (!c.in.empty()) http::respond_error(c.out, 400);  // it ended mid-request
+    if (!c.in.empty()) {  // it ended mid-request
+      http::respond_error(c.out, 400);
+      log_answer(c, {}, 400);
+    }
     c.closing = true;
   }
 
@@ -233,6 +256,9 @@ int main(int argc, char** argv) {
   const double timeout = options.seconds("--timeout", 5);
   options.done();
   const net::Startup startup;
+  // The log's lines wait in stdout's buffer and go out together before each
+  // poll(): a write() for every line would cost more than the answers.
+  std::setvbuf(stdout, nullptr, _IOFBF, 1 << 16);
 
   std::filesystem::path root;  // canonical: every ".." and symlink in it resolved
   if (!root_option.empty()) {
@@ -246,10 +272,11 @@ int main(int argc, char** argv) {
   // A long backlog (SOMAXCONN): clients arrive faster than one round takes.
   const net::Socket listen_socket = listen_on(host, port, SOMAXCONN);
   if (net::set_nonblocking(listen_socket.get()) != 0) cli::fail("set_nonblocking");
-  net::stop_on_signal(listen_socket.get());  // before "port N": a test may signal at once
+  net::stop_on_signal(listen_socket.get());
   sockaddr_storage bound{};
   socklen_t bound_length = sizeof bound;
-  getsockname(listen_socket.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length);
+  if (getsockname(listen_socket.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0)
+    cli::fail("getsockname");
   fmt::print("Serving HTTP with poll() on port {} ...\n", net::port_of(bound));
 
   // Slot i of `fds` (what poll() watches) belongs to connections[i]; slot 0
@@ -262,6 +289,7 @@ int main(int argc, char** argv) {
 
   // region: poll-loop
   while (!net::stop_requested()) {
+    std::fflush(stdout);  // the last round's log lines, before we sleep
     // Sleep until a socket is ready, or the first client's time runs out.
     auto first_deadline = Clock::time_point::max();
     for (std::size_t i = 1; i < connections.size(); ++i)

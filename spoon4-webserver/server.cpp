@@ -10,7 +10,7 @@
 //          open http://127.0.0.1:8888/ in a browser, or: curl -v http://127.0.0.1:8888/
 #include "common/cli.hpp"
 #include "common/net.hpp"
-#include "spoon4-webserver/http.hpp"
+#include "http.hpp"
 
 #include <fmt/core.h>
 
@@ -40,13 +40,20 @@ net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) 
     net::Socket listen_socket{socket(found->ai_family, found->ai_socktype, found->ai_protocol)};
     if (!listen_socket && host.empty() && family == AF_INET6) continue;  // no IPv6 here
     if (!listen_socket) cli::fail("socket");
+    fmt::print("Socket successfully created\n");
     const int off = 0;
     const int on = 1;
-    if (found->ai_family == AF_INET6)
-      setsockopt(listen_socket.get(), IPPROTO_IPV6, IPV6_V6ONLY,
-                 reinterpret_cast<const char*>(&off), sizeof off);
-    setsockopt(listen_socket.get(), SOL_SOCKET, net::reuse_address,
-               reinterpret_cast<const char*>(&on), sizeof on);
+    // A system that will not turn IPV6_V6ONLY off (OpenBSD) would leave :: to
+    // IPv6 clients alone, and refuse every 127.0.0.1: then 0.0.0.0 instead.
+    if (found->ai_family == AF_INET6 &&
+        setsockopt(listen_socket.get(), IPPROTO_IPV6, IPV6_V6ONLY,
+                   reinterpret_cast<const char*>(&off), sizeof off) != 0) {
+      if (host.empty()) continue;
+      cli::fail("setsockopt IPV6_V6ONLY");
+    }
+    if (setsockopt(listen_socket.get(), SOL_SOCKET, net::reuse_address,
+                   reinterpret_cast<const char*>(&on), sizeof on) != 0)
+      cli::fail("setsockopt SO_REUSEADDR");
     if (bind(listen_socket.get(), found->ai_addr, found->ai_addrlen) != 0)
       cli::fail("cannot bind to port {}", port);
     if (listen(listen_socket.get(), backlog) != 0) cli::fail("listen");
@@ -82,10 +89,11 @@ int main(int argc, char** argv) {
   // The talk's listen(1): while we serve one client, the kernel keeps finished
   // handshakes waiting (about one); later ones wait in their SYN retries.
   const net::Socket listen_socket = listen_on(host, port, 1);
-  net::stop_on_signal(listen_socket.get());  // before "port N": a test may signal at once
+  net::stop_on_signal(listen_socket.get());
   sockaddr_storage bound{};
   socklen_t bound_length = sizeof bound;
-  getsockname(listen_socket.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length);
+  if (getsockname(listen_socket.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length) != 0)
+    cli::fail("getsockname");
   fmt::print("Serving HTTP on port {} ...\n", net::port_of(bound));
 
   while (!net::stop_requested()) {
@@ -105,7 +113,7 @@ int main(int argc, char** argv) {
     const auto time_left = [&] {
       return std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
     };
-    net::wake_on_stop(client_socket.get());
+    const net::WakeOnStop wake{client_socket.get()};  // Ctrl-C must not wait for this client
 
     // region: serve
     // The talk's recv(1024) took one piece as the whole request. A request may
@@ -116,8 +124,12 @@ int main(int argc, char** argv) {
     int status = 0;  // 0: nothing to answer yet (or ever: the client left, or we stop)
     while (status == 0 && !net::stop_requested()) {
       // region: time-out
-      if (time_left() < 0.001 || net::set_timeouts(client_socket.get(), time_left()) != 0) {
+      if (time_left() < 0.001) {
         status = 408;
+        break;
+      }
+      if (net::set_timeouts(client_socket.get(), time_left()) != 0) {
+        fmt::print(stderr, "set_timeouts for {}: {}\n", peer, net::error_text());
         break;
       }
       // endregion
@@ -153,11 +165,13 @@ int main(int argc, char** argv) {
     // sends until it closes too. Closing with unread bytes would send a reset
     // instead, which can destroy the response before the client has read it.
     shutdown(client_socket.get(), SHUT_WR);
-    for (int pieces = 0; status != 408 && pieces < 16 && !net::stop_requested(); ++pieces)
-      if (time_left() < 0.001 || net::set_timeouts(client_socket.get(), time_left()) != 0 ||
-          recv(client_socket.get(), buffer.data(), static_cast<int>(buffer.size()), 0) <= 0)
-        break;
-    net::wake_on_stop(net::invalid_socket);
+    for (int pieces = 0; status != 408 && pieces < 16 && !net::stop_requested(); ++pieces) {
+      if (time_left() < 0.001) break;
+      if (net::set_timeouts(client_socket.get(), time_left()) != 0) break;  // then close at once
+      const auto received =
+          recv(client_socket.get(), buffer.data(), static_cast<int>(buffer.size()), 0);
+      if (received <= 0) break;  // its FIN (or a reset, or the time-out): close now
+    }
   }
   fmt::print("server stopped\n");
   return 0;

@@ -31,6 +31,7 @@ std::pair<net::Socket, net::Socket> connected_pair(int family = AF_INET) {
   EXPECT_EQ(::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length), 0);
   net::Socket client{::socket(family, SOCK_STREAM, 0)};
   EXPECT_EQ(::connect(client.get(), reinterpret_cast<sockaddr*>(&address), length), 0);
+  EXPECT_TRUE(harness::wait_readable(listener.get(), harness::Clock::now() + harness::kPatience));
   net::Socket server{::accept(listener.get(), nullptr, nullptr)};
   return {std::move(client), std::move(server)};
 }
@@ -93,10 +94,12 @@ TEST(Facts, TwoSendsCanArriveInOneRecvSoFramingIsTheApplicationsJob) {
   ASSERT_EQ(::send(client.get(), "world", 5, 0), 5);
   client.reset();  // everything has been sent once the close is seen
   std::string data;
-  // Wait for the end first, so both sends are surely waiting in the buffer.
-  ASSERT_TRUE(harness::wait_readable(server.get(), harness::Clock::now() + harness::kPatience));
+  // Wait until both sends are surely waiting in the buffer (peeking leaves them there).
+  const auto deadline = harness::Clock::now() + harness::kPatience;
   char peek[16];
-  while (::recv(server.get(), peek, sizeof peek, MSG_PEEK) < 10) {
+  while (harness::wait_readable(server.get(), deadline) &&
+         ::recv(server.get(), peek, sizeof peek, MSG_PEEK) < 10 &&
+         harness::Clock::now() < deadline) {
   }
   EXPECT_EQ(receive(server, data), 10);
   EXPECT_EQ(data, "helloworld");
@@ -151,6 +154,7 @@ TEST(Facts, ADualStackIpv6SocketAcceptsAnIpv4Client) {
   auto client = harness::connect_to(ntohs(any.sin6_port), "127.0.0.1");
   sockaddr_storage peer{};
   socklen_t peer_length = sizeof peer;
+  ASSERT_TRUE(harness::wait_readable(listener.get(), harness::Clock::now() + harness::kPatience));
   net::Socket accepted{::accept(listener.get(), reinterpret_cast<sockaddr*>(&peer), &peer_length)};
   ASSERT_TRUE(accepted);
   EXPECT_EQ(peer.ss_family, AF_INET6);

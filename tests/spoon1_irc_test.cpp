@@ -109,8 +109,8 @@ TEST(BotCommandLine, RefusedConnectionExitsOneNamingServerAndPort) {
   const auto result = harness::run("spoon1-irc/bot", {"--server", "127.0.0.1", "--port",
                                                       std::to_string(port), "--log", "/dev/null"});
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_EQ(result.err, "error: cannot connect to 127.0.0.1:" + std::to_string(port) +
-                            ": Connection refused\n");
+  EXPECT_EQ(result.err, "error: cannot connect to 127.0.0.1:" + std::to_string(port) + ": " +
+                            harness::reason(ECONNREFUSED) + "\n");
 }
 
 TEST(BotCommandLine, ALogFileItCannotOpenExitsOneBeforeConnecting) {

@@ -227,6 +227,38 @@ TEST_F(Server, PortInUseExitsOneNamingThePortAndTheReason) {
   }
 }
 
+// Where IPV6_V6ONLY cannot be turned off, :: would take IPv6 clients only and
+// refuse every 127.0.0.1 client: the server takes 0.0.0.0 instead, and says
+// so. Asked for :: by name, it fails, naming the call.
+TEST_F(Server, FallsBackToIpv4WhereIpv6OnlyCannotBeTurnedOff) {
+  if (!harness::RefusedSetsockopt::available()) GTEST_SKIP() << "needs LD_PRELOAD (Linux)";
+  const std::vector<std::string> args = {"--port", "0", "--log", log.string()};
+  Child server = [&] {
+    const harness::RefusedSetsockopt refusing("IPV6_V6ONLY");
+    return Child("spoon2-echo/server", args);
+  }();
+  const auto bound = server.wait_for_line("socket bound to ");
+  const auto port = server.port();
+  EXPECT_EQ(bound, "socket bound to 0.0.0.0:" + std::to_string(port));
+  auto client = connect_to(port, "127.0.0.1");
+  EXPECT_EQ(client.receive_until_close(), "Thank you for connecting");
+
+  if (!harness::has_ipv6_loopback()) return;
+  const harness::RefusedSetsockopt refusing("IPV6_V6ONLY");
+  const auto named =
+      harness::run("spoon2-echo/server", {"--host", "::", "--port", "0", "--log", log.string()});
+  EXPECT_EQ(named.exit_code, 1);
+  EXPECT_EQ(named.err, "error: setsockopt IPV6_V6ONLY: " + harness::reason(ENOPROTOOPT) + "\n");
+}
+
+TEST_F(Server, AReuseAddressItCannotSetExitsOneNamingTheCall) {
+  if (!harness::RefusedSetsockopt::available()) GTEST_SKIP() << "needs LD_PRELOAD (Linux)";
+  const harness::RefusedSetsockopt refusing("SO_REUSEADDR");
+  const auto result = harness::run("spoon2-echo/server", {"--port", "0", "--log", log.string()});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(result.err, "error: setsockopt SO_REUSEADDR: " + harness::reason(ENOPROTOOPT) + "\n");
+}
+
 TEST_F(Server, UnopenableLogFileExitsOneBeforeListening) {
   const auto result =
       harness::run("spoon2-echo/server", {"--port", "0", "--log", (dir / "no/such/dir").string()});
@@ -327,6 +359,24 @@ TEST(EchoServer, DropsASilentClientAfterTheTimeoutAndServesTheNext) {
   EXPECT_TRUE(server.wait_for_line("timed out"));
   ASSERT_TRUE(next.send_all("still there?"));
   EXPECT_EQ(next.receive_exactly(12), "still there?");
+}
+
+// One client at a time, so a client without time-outs could hold everyone:
+// where they cannot be set, it is not served, and the server says why.
+TEST(EchoServer, AClientWhoseTimeoutsCannotBeSetIsNotServedAndTheServerSaysWhy) {
+  if (!harness::RefusedSetsockopt::available()) GTEST_SKIP() << "needs LD_PRELOAD (Linux)";
+  Child server = [] {
+    const harness::RefusedSetsockopt refusing("SO_RCVTIMEO");
+    return Child("spoon2-echo/echo_server", {"--port", "0"});
+  }();
+  auto client = connect_to(server.port());
+  EXPECT_TRUE(client.closed_by_peer());
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait(), 0);
+  EXPECT_NE(server.err().find("set_timeouts for 127.0.0.1:" + std::to_string(client.local_port()) +
+                              ": " + harness::reason(ENOPROTOOPT) + "\n"),
+            std::string::npos)
+      << server.err();
 }
 
 TEST(EchoServer, DropsAClientThatNeverReadsAfterTheTimeout) {

@@ -274,6 +274,25 @@ TEST(ChatServer, AClientThatNeverReadsIsDroppedAfterTheTimeoutAndTheOthersKeepGo
   EXPECT_TRUE(hog.closed_by_peer());
 }
 
+// The slow-client rule rests on the send time-out: a client it cannot be set
+// for could stall the room, so it is not let in, and the server says why.
+TEST(ChatServer, AClientWhoseTimeoutsCannotBeSetIsNotLetInAndTheServerSaysWhy) {
+  if (!harness::RefusedSetsockopt::available()) GTEST_SKIP() << "needs LD_PRELOAD (Linux)";
+  Child server = [] {
+    const harness::RefusedSetsockopt refusing("SO_RCVTIMEO");
+    return Child("spoon3-chat/server", {"--port", "0"});
+  }();
+  auto client = connect_to(server.port());
+  EXPECT_TRUE(client.closed_by_peer());
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait(), 0);
+  EXPECT_NE(server.err().find("set_timeouts for 127.0.0.1:" + std::to_string(client.local_port()) +
+                              ": " + harness::reason(ENOPROTOOPT) + "\n"),
+            std::string::npos)
+      << server.err();
+  EXPECT_EQ(server.out().find("Got connection"), std::string::npos) << server.out();
+}
+
 TEST(ChatServer, ALineLongerThan4KiBDisconnectsOnlyThatClient) {
   Room room;
   auto a = room.join();
@@ -436,6 +455,6 @@ TEST(ChatClient, RefusedConnectionExitsOneNamingHostAndPort) {
   }
   const auto result = harness::run("spoon3-chat/client", {"--port", std::to_string(port)});
   EXPECT_EQ(result.exit_code, 1);
-  EXPECT_EQ(result.err, "error: cannot connect to 127.0.0.1:" + std::to_string(port) +
-                            ": Connection refused\n");
+  EXPECT_EQ(result.err, "error: cannot connect to 127.0.0.1:" + std::to_string(port) + ": " +
+                            harness::reason(ECONNREFUSED) + "\n");
 }

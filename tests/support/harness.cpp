@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -576,5 +577,26 @@ bool has_ipv6_loopback() {
   address.sin6_addr = in6addr_loopback;
   return s && ::bind(s.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
 }
+
+#ifdef SETSOCKOPT_REFUSED
+RefusedSetsockopt::RefusedSetsockopt(const char* option) {
+  const char* const asan_set = std::getenv("ASAN_OPTIONS");
+  asan_options_ = asan_set != nullptr ? asan_set : "";
+  setenv("LD_PRELOAD", SETSOCKOPT_REFUSED, 1);
+  setenv("REFUSE_SETSOCKOPT", option, 1);
+  // AddressSanitizer wants to be the first library loaded; here it need not be.
+  setenv("ASAN_OPTIONS", (asan_options_ + ":verify_asan_link_order=0").c_str(), 1);
+}
+RefusedSetsockopt::~RefusedSetsockopt() {
+  unsetenv("LD_PRELOAD");
+  unsetenv("REFUSE_SETSOCKOPT");
+  setenv("ASAN_OPTIONS", asan_options_.c_str(), 1);
+}
+bool RefusedSetsockopt::available() { return true; }
+#else
+RefusedSetsockopt::RefusedSetsockopt(const char* /*option*/) {}
+RefusedSetsockopt::~RefusedSetsockopt() = default;
+bool RefusedSetsockopt::available() { return false; }
+#endif
 
 }  // namespace harness

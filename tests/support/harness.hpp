@@ -189,4 +189,20 @@ bool is_refused(int code);
 // Waits until `s` is readable (or the deadline): the event every read waits on.
 bool wait_readable(net::socket_t s, Clock::time_point deadline);
 
+// While one lives, every child started gets a setsockopt() that refuses
+// `option` (IPV6_V6ONLY, SO_REUSEADDR, SO_RCVTIMEO) with ENOPROTOOPT
+// (tests/setsockopt_refused.cpp, preloaded): how a lesson copes with a system
+// that lacks it. Linux only: available() says whether it works here.
+class RefusedSetsockopt {
+ public:
+  explicit RefusedSetsockopt(const char* option);
+  ~RefusedSetsockopt();
+  RefusedSetsockopt(const RefusedSetsockopt&) = delete;
+  RefusedSetsockopt& operator=(const RefusedSetsockopt&) = delete;
+  static bool available();
+
+ private:
+  std::string asan_options_;
+};
+
 }  // namespace harness
