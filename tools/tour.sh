@@ -10,8 +10,9 @@
 # What the learner sees goes to file descriptor 3, the transcript (opened on
 # stdout below), so a helper's stdout is free for its result, as in
 # port=$(port_of server "$server"). Helpers take what they need as arguments
-# and print what they find; none sets a variable for its caller. They wait on
-# events (a line, an exit) with a 10 s deadline, never on a sleep.
+# and print what they find; none sets a variable for its caller (the one they
+# share, $scratch, is set here once). They wait on events (a line, an exit)
+# with a 10 s deadline, never on a sleep.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 exec 3>&1
