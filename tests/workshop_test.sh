@@ -19,6 +19,12 @@ contains() {  # contains DESCRIPTION TEXT: was TEXT in the last output?
     failures=$((failures + 1))
   fi
 }
+lacks() {  # lacks DESCRIPTION TEXT: was TEXT kept out of the last output?
+  if grep -qF -- "$2" <<<"$output"; then
+    printf 'FAIL: %s: "%s" in:\n%s\n' "$1" "$2" "$output"
+    failures=$((failures + 1))
+  fi
+}
 
 check "--help" 0 ./workshop --help
 contains "--help names every verb" "./workshop tour"
@@ -27,6 +33,14 @@ contains "an unknown verb" "error: unknown verb 'no-such-verb'"
 check "run without a program" 2 ./workshop run
 check "run of a program that does not exist" 2 ./workshop run spoon2-echo/nothing
 contains "run of a program that does not exist" "error: no program 'spoon2-echo/nothing'"
+check "run of a bare program name" 2 ./workshop run echo_server
+contains "run of a bare program name suggests its lesson" "did you mean spoon2-echo/echo_server?"
+check "run of a name three lessons have" 2 ./workshop run server
+contains "run of a name three lessons have lists them" "  spoon4-webserver/server"
+check "run of a name no lesson has" 2 ./workshop run nothing
+contains "run of a name no lesson has lists every program" "  extras-resolve/resolve"
+check "run of a source file" 0 ./workshop run spoon2-echo/echo_server.cpp --help
+contains "run of a source file runs its program" "usage: echo_server"
 check "run passes its arguments on" 0 ./workshop run spoon2-echo/server --help
 contains "run passes its arguments on" "usage: server"
 check "run passes the exit code back" 2 ./workshop run spoon2-echo/client --port 99999
@@ -63,10 +77,20 @@ contains "the tour's chat: the others hear it" "bob     | From 127.0.0.1:"
 contains "the tour's chat: quit removes a client" ": left"
 contains "the tour's chat: the stop hangs up on everyone" "server stopping"
 
+check "a tour of one lesson" 0 ./workshop tour extras-resolve
+contains "a tour of one lesson shows it" "resolve | localhost -> 127.0.0.1"
+lacks "a tour of one lesson shows no other" "==> Spoon"
+check "a tour of no such lesson" 2 ./workshop tour nothing
+contains "a tour of no such lesson names the lessons" "there are: spoon1-irc spoon2-echo"
+
 BENCH_ECHO_MIB=1 check "a small bench" 0 ./workshop bench echo
 contains "the bench prints a table" "|          1 |"
+contains "the bench says its numbers are this machine's" "belong to this machine"
+contains "the echo bench says how to read it" "spoon2-echo/README.md"
 BENCH_CHAT_CLIENTS="2" BENCH_CHAT_LINES=30 check "a small chat bench" 0 ./workshop bench chat
 contains "the chat bench prints a row per room size" "|       2 |"
+contains "the chat bench points to Nagle's algorithm" "Nagle's algorithm meeting delayed ACKs"
+contains "the chat bench names the README section" 'spoon3-chat/README.md, "Numbers"'
 check "an unknown bench" 2 ./workshop bench nothing
 contains "an unknown bench names the web bench" "there are: echo, chat, web"
 check "slides with an unknown option" 2 ./workshop slides --nothing

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Spoon 4's step of `./workshop tour` (which builds first): the talk's web
+# server, then poll_server. Each request's answer is shown after the server's
+# own lines about it, which are read up to the line that ends that request.
+# Helpers: ../tools/tour.sh.
+# shellcheck source=tools/tour.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../tools/tour.sh"
+
+say ""
+say "==> Spoon 4: the talk's web server (port 8888 in the talk; any free port here), one client"
+say "    at a time. It prints what the client sends — the talk's \"what your browser sends?\""
+start server spoon4-webserver/server --port 0 --timeout 1
+exec {server}<"$scratch/server.out"
+port=$(port_of server "$server")
+say "  curl asks for / and shows the whole response: status line, fields, empty line, body:"
+curl -s -i "http://127.0.0.1:$port/" 2>&1 | tr -d '\r' >"$scratch/answer"
+show_until server "$server" " 200 OK"
+show curl <"$scratch/answer"
+say "  Bytes that are not HTTP get 400 Bad Request, and the server goes on:"
+printf 'hello, server\r\n' | nc -N -w 5 127.0.0.1 "$port" 2>&1 | tr -d '\r' | head -1 >"$scratch/answer"
+show_until server "$server" " 400 Bad Request"
+show nc <"$scratch/answer"
+stop_every_program
+show server <&"$server"  # its last lines
+exec {server}<&-
+
+say ""
+say "==> Spoon 4, next step: poll_server — one thread, non-blocking sockets, one poll() for all."
+say "    The talk's \"look into selectors\": keep-alive, pipelining, files with --root"
+mkdir -p "$scratch/www/docs"
+printf '<h1>Hello from --root</h1>\n' >"$scratch/www/index.html"
+printf 'secret\n' >"$scratch/secret.txt"
+start server spoon4-webserver/poll_server --port 0 --root "$scratch/www" --timeout 1
+exec {server}<"$scratch/server.out"
+port=$(port_of server "$server")
+say "  Two requests in one send (pipelined), answered in order on one connection:"
+printf 'GET / HTTP/1.1\r\nHost: tour\r\n\r\nHEAD /docs/none.txt HTTP/1.1\r\nHost: tour\r\nConnection: close\r\n\r\n' |
+  nc -N -w 5 127.0.0.1 "$port" 2>&1 | tr -d '\r' | grep -v '^Date:' >"$scratch/answer"
+show_until server "$server" " closed"
+show nc <"$scratch/answer"
+say "  A path that tries to climb out of --root (../secret.txt, percent-encoded) finds nothing:"
+curl -s --path-as-is -o /dev/null -w 'GET /%%2e%%2e/secret.txt -> %{http_code}\n' \
+  "http://127.0.0.1:$port/%2e%2e/secret.txt" >"$scratch/answer"
+show_until server "$server" " closed"
+show curl <"$scratch/answer"
+stop_every_program
+show server <&"$server"
+exec {server}<&-
