@@ -12,9 +12,9 @@ trap 'end_every_program; rm -rf "$scratch"' EXIT
 
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-port_in() {  # port_in LOG: waits for a "port N" line at the top of a program's LOG; prints N
+port_in() {  # port_in LOG: waits for the first "port N" line in a program's LOG; prints N
   for _ in $(seq 200); do  # a bench may poll (10 s in all): its numbers decide nothing
-    [[ $(head -1 "$1" 2>/dev/null) =~ port\ ([0-9]+) ]] && { printf '%s\n' "${BASH_REMATCH[1]}"; return 0; }
+    [[ $(grep -m1 -o 'port [0-9]\+' "$1" 2>/dev/null) =~ port\ ([0-9]+) ]] && { printf '%s\n' "${BASH_REMATCH[1]}"; return 0; }
     sleep 0.05
   done
   die "no 'port N' line in $1: $(head -3 "$1")"
