@@ -66,17 +66,20 @@ net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) 
   cli::fail("socket");
 }
 
-constexpr std::size_t max_line = 4096;       // longer, and that client is hung up on
-constexpr std::size_t max_outbox = 1 << 20;  // 1 MiB waiting for one client, and it is dropped
+constexpr std::size_t max_line = 4096;  // longer, and that client is hung up on
+// More than this waiting in our memory for one client (its outbox, and the
+// batch its writer is sending), and it is dropped: 1024 of the longest lines.
+constexpr std::size_t max_outbox = 4 << 20;
 
 // One chatter. Other threads never send to it: they append whole lines to its
 // outbox, under its own lock, and its writer sends them (send_outbox).
 struct Connection {
   net::Socket socket;
   std::string peer;                        // IP:PORT, the name its lines are signed with
-  std::mutex outbox_lock;                  // guards the four below
+  std::mutex outbox_lock;                  // guards the five below
   std::condition_variable outbox_changed;  // lines came, or the client is leaving
   std::string outbox;                      // whole lines, not yet sent
+  std::size_t in_flight = 0;               // bytes its writer took and is sending
   Clock::time_point waiting_since;         // when the oldest of them came
   bool leaving = false;                    // out of the room: send what is left, then hang up
   Connection(net::Socket s, std::string p) : socket(std::move(s)), peer(std::move(p)) {}
@@ -124,7 +127,7 @@ void broadcast(const std::string& message, const std::shared_ptr<Connection>& co
     if (client_conn == connection) continue;  // not back to its sender
     const std::scoped_lock lock(client_conn->outbox_lock);
     if (client_conn->leaving) continue;
-    if (client_conn->outbox.size() + message.size() > max_outbox) {
+    if (client_conn->outbox.size() + client_conn->in_flight + message.size() > max_outbox) {
       too_far_behind.push_back(client_conn);  // dropped below, once its lock is let go
       continue;
     }
@@ -181,6 +184,7 @@ void send_outbox(const std::shared_ptr<Connection>& connection, double timeout) 
         lock, [&] { return !connection->outbox.empty() || connection->leaving; });
     if (connection->outbox.empty()) break;  // leaving, and all was sent
     batch.swap(connection->outbox);         // take everything; broadcast refills the outbox
+    connection->in_flight = batch.size();
     const auto deadline = connection->waiting_since + patience;
     lock.unlock();  // now broadcast can append while we send
     const auto failed = send_all_before(connection->socket.get(), batch, deadline);
@@ -190,6 +194,7 @@ void send_outbox(const std::shared_ptr<Connection>& connection, double timeout) 
       return;
     }
     lock.lock();
+    connection->in_flight = 0;
   }
   lock.unlock();
   shutdown(connection->socket.get(), SHUT_RDWR);  // hang up: its reader's poll wakes
@@ -284,7 +289,7 @@ int main(int argc, char** argv) {
                        "  --host ADDR        listen on ADDR only (default: all, IPv4 and IPv6)\n"
                        "  --port N           port to listen on (default 12000; 0: any free port)\n"
                        "  --timeout SECONDS  drop a client whose lines waited that long for it\n"
-                       "                     (default 5); or 1 MiB of them\n");
+                       "                     (default 5); or 4 MiB of them\n");
   const std::string host = options.text("--host", "");
   const std::uint16_t port = options.port(12000);
   const double timeout = options.seconds("--timeout", 5);

@@ -65,8 +65,9 @@ contains "the tour's chat: the stop hangs up on everyone" "server stopping"
 
 BENCH_ECHO_MIB=1 check "a small bench" 0 ./workshop bench echo
 contains "the bench prints a table" "|          1 |"
-BENCH_CHAT_CLIENTS="2" BENCH_CHAT_LINES=30 check "a small chat bench" 0 ./workshop bench chat
-contains "the chat bench prints a row per room size" "|       2 |"
+BENCH_CHAT_CLIENTS=2 BENCH_CHAT_LINES=30 BENCH_CHAT_TIMEOUT=0.5 check "a small chat bench" 0 ./workshop bench chat
+contains "the chat bench prints our server's fault run" "| spoon3-chat/server       | fault  |"
+contains "the chat bench prints the Python anchor" "| the talk's Python, fixed | normal |"
 check "an unknown bench" 2 ./workshop bench nothing
 contains "an unknown bench names the web bench" "there are: echo, chat, web"
 check "slides with an unknown option" 2 ./workshop slides --nothing
