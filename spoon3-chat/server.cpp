@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -26,6 +27,7 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using Clock = std::chrono::steady_clock;
@@ -265,20 +267,26 @@ void handle_user_connection(const std::shared_ptr<Connection>& connection, doubl
 }
 // endregion
 
-// The client threads main started that have not ended yet (see the stop).
+// The client threads main started that have not ended yet, and the one that
+// ended last. Each thread, as it ends, joins the one that ended before it: so
+// every thread is joined as it finishes, not at some later accept.
 std::mutex threads_lock;
 std::condition_variable thread_ended;
-int running_threads = 0;
+std::map<std::thread::id, std::thread> running_threads;
+std::thread last_ended;
 
-// What main starts for each client. Detached, it frees its stack and its
-// socket the moment it ends — not at some later accept — and tells main so.
+// What main starts for each client.
 void client_thread(std::shared_ptr<Connection> connection, double timeout) {
   handle_user_connection(connection, timeout);
   connection.reset();  // the socket closes here, once nobody else holds it
-  std::unique_lock lock(threads_lock);
-  --running_threads;
-  // Wakes main only once this thread is gone for good, its last destructor run.
-  std::notify_all_at_thread_exit(thread_ended, std::move(lock));
+  std::thread previous;
+  {
+    const std::scoped_lock lock(threads_lock);
+    auto me = running_threads.extract(std::this_thread::get_id());
+    previous = std::exchange(last_ended, std::move(me.mapped()));
+    thread_ended.notify_all();  // a client left: a descriptor is free (see the EMFILE trap)
+  }
+  if (previous.joinable()) previous.join();  // it has ended, or is about to: we collect it
 }
 
 int main(int argc, char** argv) {
@@ -332,20 +340,24 @@ int main(int argc, char** argv) {
     auto connection = std::make_shared<Connection>(std::move(client_socket), peer);
     // The talk's threading.Thread(target=handle_user_connection, ...).start().
     try {
-      const std::scoped_lock lock(threads_lock);
-      std::thread(client_thread, connection, timeout).detach();
-      ++running_threads;
+      const std::scoped_lock lock(threads_lock);  // before it can end and look itself up
+      std::thread thread(client_thread, connection, timeout);
+      const auto id = thread.get_id();
+      running_threads.emplace(id, std::move(thread));
     } catch (const std::system_error& error) {  // no thread to spare: refuse this one client
       fmt::print(stderr, "cannot start a thread for {}: {}\n", peer, error.what());
     }
   }
   // The stop. Nobody new gets in; every reader stops; and the lines already
-  // in outboxes get half a second to go out, so the whole stop stays in 1 s.
-  stop_deadline = Clock::now() + 500ms;
+  // in outboxes get 0.3 s to go out, so the whole stop stays well within 1 s.
+  stop_deadline = Clock::now() + 300ms;
   for (const auto& connection : everyone())
     remove_connection(connection, "server stopping", /*send_the_rest=*/true);
   std::unique_lock lock(threads_lock);
-  thread_ended.wait(lock, [] { return running_threads == 0; });
+  thread_ended.wait(lock, [] { return running_threads.empty(); });
+  std::thread last = std::move(last_ended);
+  lock.unlock();
+  if (last.joinable()) last.join();  // and with it, one after the other, every thread before
   fmt::print("server stopped\n");
   return 0;
 }

@@ -527,6 +527,12 @@ TEST(ChatServer, OutOfDescriptorsItSaysSoOnceDoesNotSpinAndRecovers) {
   if (!has_proc() || !is_program("/usr/bin/prlimit"))
     GTEST_SKIP() << "needs Linux's /proc and prlimit (util-linux)";
   constexpr int kLimit = 24;
+#ifdef __SANITIZE_ADDRESS__
+  // UBSan's vptr check tests memory with a pipe(): with no descriptor left it
+  // reports a false "invalid vptr" at the next thread's start and halts (its
+  // suppressions file cannot be opened then either). Measured on the others.
+  GTEST_SKIP() << "UBSan needs a spare descriptor for its own checks; this server has none";
+#endif
   Room room({"/usr/bin/prlimit", fmt::format("--nofile={}:{}", kLimit, kLimit), "--"}, {});
   const long pid = room.server.pid();
   // One descriptor per client, and the free ones are those below the limit.
@@ -556,7 +562,9 @@ TEST(ChatServer, OutOfDescriptorsItSaysSoOnceDoesNotSpinAndRecovers) {
   for (std::size_t i = 0; i < waiting.size(); ++i)
     if (const auto line = room.server.wait_for_line("Got connection from ")) admitted += *line;
   for (const auto& c : waiting)
-    EXPECT_NE(admitted.find("Got connection from " + peer(c)), std::string::npos) << admitted;
+    EXPECT_NE(admitted.find("Got connection from " + peer(c)), std::string::npos)
+        << admitted << "\nstderr:\n"
+        << room.server.err().substr(0, 2000);
   ASSERT_TRUE(waiting[0].send_all("we are in\n"));
   EXPECT_EQ(inside[0].receive_line(), from(waiting[0]) + "we are in\n");
   EXPECT_EQ(waiting[1].receive_line(), from(waiting[0]) + "we are in\n");
