@@ -4,14 +4,26 @@
 #include <fmt/core.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#ifndef _WIN32
+#include <unistd.h>
+#endif
 
 using harness::Child;
 using harness::connect_to;
@@ -36,6 +48,10 @@ struct Room {
   std::uint16_t port;
   explicit Room(std::vector<std::string> args = {})
       : server("spoon3-chat/server", with_free_port(std::move(args))), port(server.port()) {}
+  // The server started by a wrapper that changes its limits or its user:
+  // wrapper = {"/usr/bin/prlimit", "--nofile=16:16", "--"}.
+  Room(const std::vector<std::string>& wrapper, std::vector<std::string> args)
+      : server(wrapper.front(), wrapped(wrapper, std::move(args))), port(server.port()) {}
   Connection join() { return admitted(connect_to(port)); }
   Connection admitted(Connection c) {
     EXPECT_TRUE(server.wait_for_line("Got connection from " + peer(c))) << server.out();
@@ -44,6 +60,14 @@ struct Room {
   static std::vector<std::string> with_free_port(std::vector<std::string> args) {
     args.insert(args.begin(), {"--port", "0"});
     return args;
+  }
+  static std::vector<std::string> wrapped(const std::vector<std::string>& wrapper,
+                                          std::vector<std::string> args) {
+    std::vector<std::string> all(wrapper.begin() + 1, wrapper.end());
+    all.push_back(harness::program_path("spoon3-chat/server"));
+    for (std::string& arg : with_free_port(std::move(args)))
+      all.push_back(std::move(arg));
+    return all;
   }
 };
 
@@ -70,6 +94,65 @@ void send_until_full(const Connection& c, const std::string& line) {
   }
   net::set_nonblocking(c.get(), false);
 }
+
+// Lines of different lengths, each naming its sender and number: a line torn
+// or glued to another cannot pass for one of these.
+std::string numbered(int sender, int number, int length) {
+  return fmt::format("c{} l{} {}", sender, number,
+                     std::string(static_cast<std::size_t>(length + (sender * 7 + number) % 60),
+                                 static_cast<char>('a' + sender)));
+}
+
+// Linux shows a process's descriptors and CPU time in /proc; elsewhere these
+// tests skip. (Under Wine, Linux's /proc is visible, but of Linux's processes.)
+bool has_proc() {
+#ifdef _WIN32
+  return false;
+#else
+  return std::filesystem::exists("/proc/self/fd");
+#endif
+}
+
+// How many descriptors a process has open (those numbered below `below` only).
+long open_descriptors(long pid, long below = 1L << 30) {
+  const auto dir = std::filesystem::path("/proc") / std::to_string(pid) / "fd";
+  std::error_code error;
+  long count = 0;
+  for (std::filesystem::directory_iterator it(dir, error), end; !error && it != end;
+       it.increment(error))
+    if (std::stol(it->path().filename().string()) < below) ++count;
+  return count;
+}
+
+// User plus system CPU time of a process, in seconds (fields 14 and 15 of /proc/PID/stat).
+double cpu_seconds(long pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));  // after "PID (name) "
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i)
+    if (i >= 14) ticks += std::stod(field);
+#ifdef _WIN32
+  return 0;
+#else
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+#endif
+}
+
+// Nothing announces that a descriptor was closed: look every 10 ms, until
+// the condition holds or the deadline passes.
+bool eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds patience = harness::kPatience) {
+  const auto deadline = harness::Clock::now() + patience;
+  while (!condition()) {
+    if (harness::Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+bool is_program(const char* path) { return std::filesystem::exists(path); }
 
 }  // namespace
 
@@ -251,46 +334,301 @@ TEST(ChatServer, AClientResettingInTheMiddleOfABroadcastCostsTheOthersNothing) {
   EXPECT_TRUE(room.server.running());
 }
 
+namespace {
+// Sends 4000-byte lines from talker, each read by listener, until the server
+// says `drop_line` (or 20000 lines); returns the bytes sent until then.
+std::size_t send_until(Room& room, Connection& talker, Connection& listener,
+                       const std::string& drop_line) {
+  const std::string filler(4000, 'x');
+  std::size_t sent = 0;
+  for (int n = 0; n < 20000; ++n) {
+    const std::string line = fmt::format("{} {}\n", n, filler);
+    if (!talker.send_all(line) || listener.receive_line() != from(talker) + line) {
+      ADD_FAILURE() << "line " << n << " did not come through";
+      return sent;
+    }
+    sent += from(talker).size() + line.size();
+    while (const auto said = room.server.read_line(0ms))
+      if (*said == drop_line) return sent;
+  }
+  ADD_FAILURE() << "never said: " << drop_line;
+  return sent;
+}
+}  // namespace
+
+// A line that waited in a client's outbox --timeout seconds, and that client
+// is dropped. The burst must fill more than the system holds for a hog besides
+// its outbox (socket buffers, sized by the kernel), yet not outgrow the
+// outbox's bound: so a first room, with a long --timeout, measures both.
 TEST(ChatServer, AClientThatNeverReadsIsDroppedAfterTheTimeoutAndTheOthersKeepGoing) {
+  std::size_t flood = 0;  // the kernel's share, plus the outbox's 4 MiB
+  {
+    Room room({"--timeout", "30"});
+    auto hog = room.admitted(connect_never_reading(room.port));
+    auto talker = room.join();
+    auto listener = room.join();
+    flood = send_until(room, talker, listener, "Removed " + peer(hog) + ": outbox full");
+  }
   Room room({"--timeout", "0.2"});
   auto hog = room.admitted(connect_never_reading(room.port));
   auto talker = room.join();
   auto listener = room.join();
-  const std::string hog_removed = "Removed " + peer(hog) + ": timed out";
   const std::string filler(4000, 'x');
-  bool dropped = false;
-  // Each line fills the hog's buffers a little more, until the server's send
-  // to it waits --timeout and gives up. The listener gets every line meanwhile.
-  for (int n = 0; n < 20000 && !dropped; ++n) {
+  // 2 MiB less: 2 MiB more than the kernel holds, 2 MiB less than the bound.
+  for (std::size_t sent = 0, n = 0; sent + (2 << 20) < flood; ++n) {
     const std::string line = fmt::format("{} {}\n", n, filler);
     ASSERT_TRUE(talker.send_all(line));
     ASSERT_EQ(listener.receive_line(), from(talker) + line) << "line " << n;
-    while (const auto said = room.server.read_line(0ms))
-      dropped = dropped || *said == hog_removed;
+    sent += from(talker).size() + line.size();
   }
-  ASSERT_TRUE(dropped) << "the hog was never dropped";
+  EXPECT_TRUE(room.server.wait_for_line("Removed " + peer(hog) + ": timed out"));
   ASSERT_TRUE(talker.send_all("on we go\n"));
   EXPECT_EQ(listener.receive_line(), from(talker) + "on we go\n");
   EXPECT_TRUE(hog.closed_by_peer());
 }
 
-// The slow-client rule rests on the send time-out: a client it cannot be set
-// for could stall the room, so it is not let in, and the server says why.
-TEST(ChatServer, AClientWhoseTimeoutsCannotBeSetIsNotLetInAndTheServerSaysWhy) {
-  if (!harness::RefusedSetsockopt::available()) GTEST_SKIP() << "needs LD_PRELOAD (Linux)";
-  Child server = [] {
-    const harness::RefusedSetsockopt refusing("SO_RCVTIMEO");
-    return Child("spoon3-chat/server", {"--port", "0"});
-  }();
-  auto client = connect_to(server.port());
-  EXPECT_TRUE(client.closed_by_peer());
-  server.signal(SIGTERM);
-  EXPECT_EQ(server.wait(), 0);
-  EXPECT_NE(server.err().find("set_timeouts for 127.0.0.1:" + std::to_string(client.local_port()) +
-                              ": " + harness::reason(ENOPROTOOPT) + "\n"),
+// The heart of the outbox: a client that never reads holds up nobody. With a
+// --timeout of 30 s, only its outbox's bound ends it; meanwhile the others'
+// lines never stop (the talk's server, and ours before, stood still here).
+TEST(ChatServer, TheRoomKeepsFlowingWhileOneClientNeverReads) {
+  Room room({"--timeout", "30"});
+  auto hog = room.admitted(connect_never_reading(room.port));
+  auto talker = room.join();
+  auto listener = room.join();
+  const std::string hog_removed = "Removed " + peer(hog) + ": outbox full";
+  const std::string filler(4000, 'x');
+  bool dropped = false;
+  int after_the_drop = 100;  // and some lines after it, too
+  harness::Clock::duration longest_gap{};
+  auto last = harness::Clock::now();
+  for (int n = 0; n < 20000 && after_the_drop > 0; ++n) {
+    const std::string line = fmt::format("{} {}\n", n, filler);
+    ASSERT_TRUE(talker.send_all(line));
+    ASSERT_EQ(listener.receive_line(), from(talker) + line) << "line " << n;
+    const auto now = harness::Clock::now();
+    longest_gap = std::max(longest_gap, now - last);
+    last = now;
+    while (const auto said = room.server.read_line(0ms))
+      dropped = dropped || *said == hog_removed;
+    if (dropped) --after_the_drop;
+  }
+  EXPECT_TRUE(dropped) << "the hog was never dropped";
+  // A line takes well under a millisecond here; a second is a generous margin
+  // for a loaded machine under a sanitizer, and far below the 30 s time-out.
+  EXPECT_LT(longest_gap, 1s) << "the room stood still for "
+                             << std::chrono::duration<double>(longest_gap).count() << " s";
+  EXPECT_TRUE(hog.closed_by_peer());
+}
+
+// Ten clients stop reading, then vanish with a reset, one after the other,
+// while five others chat: each of the five gets every line of the other
+// four, in order, whole — and the room never waits for the ten.
+TEST(ChatServer, NothingIsLostOrTornWhileTenClientsResetInTheMiddleOfTheRoom) {
+  constexpr int kHealthy = 5;
+  constexpr int kLines = 1000;
+  constexpr int kLength = 900;  // 5 MB for each of the ten: more than their socket buffers hold
+  constexpr int kResetting = 10;
+  Room room({"--timeout", "30"});  // a wait on the ten would show as a stall, not a drop
+  std::vector<Connection> resetting;
+  resetting.reserve(kResetting);
+  for (int i = 0; i < kResetting; ++i)
+    resetting.push_back(room.admitted(connect_never_reading(room.port)));
+  std::vector<Connection> healthy;
+  std::map<std::string, int> sender_of;
+  for (int i = 0; i < kHealthy; ++i) {
+    healthy.push_back(room.join());
+    sender_of[from(healthy.back())] = i;
+  }
+  std::mutex progress_lock;
+  std::condition_variable progressed;
+  int received = 0;
+  std::vector<std::string> failures(kHealthy);
+  std::vector<std::thread> threads;
+  threads.reserve(std::size_t{2} * kHealthy);
+  for (int i = 0; i < kHealthy; ++i) {
+    threads.emplace_back([&, i] {  // each sends all its lines at once, while it reads
+      std::string all;
+      for (int n = 0; n < kLines; ++n)
+        all += numbered(i, n, kLength) + "\n";
+      EXPECT_TRUE(healthy[static_cast<std::size_t>(i)].send_all(all)) << "client " << i;
+    });
+    threads.emplace_back([&, i] {
+      Connection& me = healthy[static_cast<std::size_t>(i)];
+      std::string& failure = failures[static_cast<std::size_t>(i)];
+      std::vector<int> next(kHealthy, 0);
+      for (int got = 0; failure.empty() && got < (kHealthy - 1) * kLines; ++got) {
+        const auto line = me.receive_line();
+        const auto dash = line ? line->find(" - ") : std::string::npos;
+        const auto sender =
+            dash == std::string::npos ? sender_of.end() : sender_of.find(line->substr(0, dash + 3));
+        if (!line)
+          failure = fmt::format("client {}: only {} lines arrived", i, got);
+        else if (sender == sender_of.end() || sender->second == i)
+          failure = fmt::format("client {}: a line not for it: {}", i, *line);
+        else if (*line !=
+                 sender->first + numbered(sender->second, next[sender->second]++, kLength) + "\n")
+          failure = fmt::format("client {}: from c{} expected line {}, got: {}", i, sender->second,
+                                next[sender->second] - 1, *line);
+        const std::scoped_lock lock(progress_lock);
+        ++received;
+        progressed.notify_all();
+      }
+    });
+  }
+  // Each reset comes once the room has moved on by another eleventh.
+  constexpr int kTotal = kHealthy * (kHealthy - 1) * kLines;
+  const auto deadline = harness::Clock::now() + harness::kPatience;
+  for (int k = 0; k < kResetting; ++k) {
+    std::unique_lock lock(progress_lock);
+    const bool moved = progressed.wait_until(
+        lock, deadline, [&] { return received >= kTotal * (k + 1) / (kResetting + 1); });
+    lock.unlock();
+    EXPECT_TRUE(moved) << "the room stood still at " << received << " of " << kTotal << " lines";
+    resetting[static_cast<std::size_t>(k)].reset();
+  }
+  for (auto& thread : threads)
+    thread.join();
+  for (const auto& failure : failures)
+    EXPECT_EQ(failure, "");
+  ASSERT_TRUE(healthy[0].send_all("the end\n"));
+  for (std::size_t i = 1; i < healthy.size(); ++i)
+    EXPECT_EQ(healthy[i].receive_line(), from(healthy[0]) + "the end\n") << "client " << i;
+  EXPECT_TRUE(room.server.running());
+}
+
+// A thread ends when its client leaves, and frees its socket then: not at
+// the next accept (ours did that before, 50 gone clients holding 54 descriptors).
+TEST(ChatServer, DescriptorsReturnToTheirCountOnceClientsLeave) {
+  if (!has_proc()) GTEST_SKIP() << "counts descriptors in /proc/PID/fd, which only Linux has";
+  Room room;
+  const long before = open_descriptors(room.server.pid());
+  std::vector<std::string> peers;
+  {
+    std::vector<Connection> clients;
+    for (int i = 0; i < 20; ++i) {
+      clients.push_back(room.join());
+      peers.push_back(peer(clients.back()));
+    }
+    ASSERT_TRUE(clients[0].send_all("bye all\n"));
+    for (std::size_t i = 1; i < clients.size(); ++i)
+      ASSERT_EQ(clients[i].receive_line(), from(clients[0]) + "bye all\n");
+    EXPECT_EQ(open_descriptors(room.server.pid()), before + 20);
+  }  // all twenty close
+  // They leave in any order; each says so once.
+  std::size_t removed = 0;
+  while (removed < peers.size()) {
+    const auto line = room.server.wait_for_line(": left");
+    ASSERT_TRUE(line) << removed << " of " << peers.size() << " said to have left";
+    ++removed;
+  }
+  long now = 0;
+  EXPECT_TRUE(eventually([&] { return (now = open_descriptors(room.server.pid())) == before; }))
+      << now << " descriptors open, " << before << " before the twenty came";
+}
+
+// Out of descriptors (prlimit --nofile), accept fails again and again: the
+// EMFILE trap. The server says so once, waits instead of spinning, and lets
+// the waiting clients in as soon as others leave.
+TEST(ChatServer, OutOfDescriptorsItSaysSoOnceDoesNotSpinAndRecovers) {
+  if (!has_proc() || !is_program("/usr/bin/prlimit"))
+    GTEST_SKIP() << "needs Linux's /proc and prlimit (util-linux)";
+  constexpr int kLimit = 24;
+#ifdef __SANITIZE_ADDRESS__
+  // UBSan's vptr check tests memory with a pipe(): with no descriptor left it
+  // reports a false "invalid vptr" at the next thread's start and halts (its
+  // suppressions file cannot be opened then either). Measured on the others.
+  GTEST_SKIP() << "UBSan needs a spare descriptor for its own checks; this server has none";
+#endif
+  Room room({"/usr/bin/prlimit", fmt::format("--nofile={}:{}", kLimit, kLimit), "--"}, {});
+  const long pid = room.server.pid();
+  // One descriptor per client, and the free ones are those below the limit.
+  const long room_for = kLimit - open_descriptors(pid, kLimit);
+  ASSERT_GT(room_for, 3);
+  std::vector<Connection> inside;
+  for (long i = 0; i < room_for; ++i)
+    inside.push_back(room.join());
+  // Two more: the system finishes their handshakes and queues them for an
+  // accept that cannot succeed.
+  std::vector<Connection> waiting;
+  waiting.push_back(connect_to(room.port));
+  waiting.push_back(connect_to(room.port));
+  // Half a second out of descriptors: a spinning accept burns that half
+  // second of CPU and writes megabytes of errors; nobody gets in either way.
+  const double cpu_before = cpu_seconds(pid);
+  EXPECT_FALSE(room.server.wait_for_line("Got connection from", 500ms));
+  const double cpu_spent = cpu_seconds(pid) - cpu_before;
+  EXPECT_LT(cpu_spent, 0.25) << "seconds of CPU in half a second of waiting";
+  const std::string said = room.server.err();
+  EXPECT_LT(said.size(), 300U) << said.substr(0, 300);
+  EXPECT_NE(said.find("accept: " + harness::reason(EMFILE)), std::string::npos) << said;
+  // Three leave; the two waiting get in, and chat.
+  inside.erase(inside.end() - 3, inside.end());
+  // (Each client's own thread says so: the two may say it in either order.)
+  std::string admitted;
+  for (std::size_t i = 0; i < waiting.size(); ++i)
+    if (const auto line = room.server.wait_for_line("Got connection from ")) admitted += *line;
+  for (const auto& c : waiting)
+    EXPECT_NE(admitted.find("Got connection from " + peer(c)), std::string::npos)
+        << admitted << "\nstderr:\n"
+        << room.server.err().substr(0, 2000);
+  ASSERT_TRUE(waiting[0].send_all("we are in\n"));
+  EXPECT_EQ(inside[0].receive_line(), from(waiting[0]) + "we are in\n");
+  EXPECT_EQ(waiting[1].receive_line(), from(waiting[0]) + "we are in\n");
+}
+
+// No thread to spare (prlimit --nproc, the limit a container's task count
+// sets too): that one client is refused with a line on stderr, and the room
+// goes on. Before, std::async threw and the server aborted.
+TEST(ChatServer, AClientItCannotStartAThreadForIsRefusedAndTheRoomGoesOn) {
+#ifdef _WIN32
+  GTEST_SKIP() << "limits the server's threads with prlimit and setpriv, which only Linux has";
+#else
+  if (!is_program("/usr/bin/prlimit") || !is_program("/usr/bin/setpriv"))
+    GTEST_SKIP() << "needs prlimit and setpriv (util-linux)";
+  // RLIMIT_NPROC counts the tasks of a user, and does not bind root at all:
+  // so the server runs as a user id of its own, which only root can give it.
+  if (geteuid() != 0) GTEST_SKIP() << "needs root, to run the server as a user of its own";
+  const std::string user = std::to_string(50000 + getpid() % 10000);
+  Room room({"/usr/bin/setpriv", "--reuid", user, "--regid", user, "--clear-groups", "--pdeathsig",
+             "keep", "/usr/bin/prlimit", "--nproc=6", "--"},
+            {});
+  // The main thread, and two threads per client (a reader and a writer), in
+  // six tasks: two clients get in (one under ThreadSanitizer, whose own
+  // thread counts too). Then the next one is refused.
+  std::vector<Connection> inside;
+  std::optional<Connection> refused;
+  for (int i = 0; i < 6 && !refused; ++i) {
+    auto c = connect_to(room.port);
+    if (room.server.wait_for_line("Got connection from " + peer(c), 2s))
+      inside.push_back(std::move(c));
+    else
+      refused.emplace(std::move(c));
+  }
+  ASSERT_TRUE(refused) << "every client got in: is the limit enforced?";
+  ASSERT_FALSE(inside.empty());
+  EXPECT_TRUE(refused->closed_by_peer());
+  EXPECT_NE(room.server.err().find("cannot start a thread for " + peer(*refused) + ": "),
             std::string::npos)
-      << server.err();
-  EXPECT_EQ(server.out().find("Got connection"), std::string::npos) << server.out();
+      << room.server.err();
+  EXPECT_TRUE(room.server.running());
+  // One leaves; once its threads have ended, a newcomer gets in and is heard.
+  const std::string first = peer(inside[0]);
+  inside.erase(inside.begin());
+  EXPECT_TRUE(room.server.wait_for_line("Removed " + first + ": left"));
+  std::optional<Connection> newcomer;
+  EXPECT_TRUE(eventually([&] {
+    auto c = connect_to(room.port);
+    if (!room.server.wait_for_line("Got connection from " + peer(c), 500ms)) return false;
+    newcomer.emplace(std::move(c));
+    return true;
+  }));
+  ASSERT_TRUE(newcomer);
+  if (!inside.empty()) {
+    ASSERT_TRUE(newcomer->send_all("hello again\n"));
+    EXPECT_EQ(inside[0].receive_line(), from(*newcomer) + "hello again\n");
+  }
+  EXPECT_TRUE(room.server.running());
+#endif
 }
 
 TEST(ChatServer, ALineLongerThan4KiBDisconnectsOnlyThatClient) {

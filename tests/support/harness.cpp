@@ -71,6 +71,7 @@ std::string quote(const std::string& arg) {
 }  // namespace
 
 std::string program_path(std::string_view lesson_program) {
+  if (lesson_program.starts_with('/')) return std::string(lesson_program);
 #ifdef _WIN32
   return std::string(SPOON_BUILD_DIR) + "/" + std::string(lesson_program) + ".exe";
 #else

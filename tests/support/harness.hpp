@@ -28,7 +28,8 @@ using namespace std::chrono_literals;
 // Long enough for a loaded CI machine under a sanitizer; a passing test never waits it out.
 inline constexpr std::chrono::milliseconds kPatience = 10s;
 
-// build/<lesson>/<program> of the tree these tests were built in.
+// build/<lesson>/<program> of the tree these tests were built in (an
+// absolute path, such as /usr/bin/prlimit, is taken as it is).
 std::string program_path(std::string_view lesson_program);
 
 #ifndef _WIN32
@@ -85,6 +86,8 @@ class Child {
   // by signal N, or nothing if it did not exit in time.
   std::optional<int> wait(std::chrono::milliseconds patience = kPatience);
   [[nodiscard]] bool running();
+  // Its process id: for /proc/PID on Linux, or prlimit --pid.
+  [[nodiscard]] long pid() const { return static_cast<long>(pid_); }
 
   // Everything read so far (stdout also holds lines read_line returned).
   [[nodiscard]] std::string out() const;
