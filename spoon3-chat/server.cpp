@@ -216,6 +216,7 @@ void send_outbox(const std::shared_ptr<Connection>& connection, double timeout) 
 // each "\n" (the talk took one recv as one message).
 // region: handle_user_connection
 void handle_user_connection(const std::shared_ptr<Connection>& connection, double timeout) {
+  // region: start-writer
   std::thread writer;
   try {
     writer = std::thread(send_outbox, connection, timeout);
@@ -223,10 +224,13 @@ void handle_user_connection(const std::shared_ptr<Connection>& connection, doubl
     fmt::print(stderr, "cannot start a thread for {}: {}\n", connection->peer, error.what());
     return;  // its socket closes with the last copy of `connection`
   }
+  // endregion
+  // region: join-room
   {
     const std::scoped_lock lock(connections_lock);
     connections.push_back(connection);
   }
+  // endregion
   fmt::print("Got connection from {}\n", connection->peer);
 
   std::array<char, 65536> buffer{};
@@ -236,6 +240,7 @@ void handle_user_connection(const std::shared_ptr<Connection>& connection, doubl
   while (!net::stop_requested()) {
     const auto received =
         recv(connection->socket.get(), buffer.data(), static_cast<int>(buffer.size()), 0);
+    // region: wait-for-bytes
     if (received < 0 && net::would_block(net::last_error())) {
       // Nothing yet: wait for the next bytes. A shutdown wakes this poll at
       // once; the 250 ms are for Windows, where it does not.
@@ -243,6 +248,7 @@ void handle_user_connection(const std::shared_ptr<Connection>& connection, doubl
       poll(&ready, 1, 250);
       continue;
     }
+    // endregion
     if (received < 0) why = net::error_text();
     if (received <= 0) break;  // Fact: recv returns 0 — the client has closed (or we hung up)
     pending.append(buffer.data(), static_cast<std::size_t>(received));
