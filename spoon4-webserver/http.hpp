@@ -79,20 +79,31 @@ inline Request parse(std::string_view data) {
   std::size_t end = data.find("\n\r\n");  // the line end before the empty line
   std::size_t blank = 3;
   if (const std::size_t bare = data.find("\n\n"); bare < end) end = bare, blank = 2;
-  if (end == std::string_view::npos) {
-    // Not all here yet. But a request line that is already wrong need not wait.
-    if (first_end != std::string_view::npos &&
-        !parse_request_line(data.substr(0, first_end), request))
-      request.state = Request::State::bad;
-    else if (data.size() > max_head)
-      request.state = Request::State::too_large;
+  // Judged in one order, so that the answer never depends on how the bytes
+  // were cut on the way (all at once, or a few at a time): a request line over
+  // max_head is 431; then a wrong request line is 400, without waiting for
+  // the rest; then a head over max_head is 431.
+  const std::size_t line_length = first_end == std::string_view::npos ? data.size() : first_end;
+  if (line_length > max_head) {
+    request.state = Request::State::too_large;
+    return request;
+  }
+  if (first_end != std::string_view::npos &&
+      !parse_request_line(data.substr(0, first_end), request)) {
+    request.state = Request::State::bad;
+    return request;
+  }
+  if (end == std::string_view::npos) {  // not all here yet
+    if (data.size() > max_head) request.state = Request::State::too_large;
     return request;
   }
   request.length = end + blank;
-  if (request.length > max_head) return request.state = Request::State::too_large, request;
+  if (request.length > max_head) {
+    request.state = Request::State::too_large;
+    return request;
+  }
   request.state = Request::State::bad;  // until every line has passed
   request.head = data.substr(0, request.length);
-  if (!parse_request_line(data.substr(0, first_end), request)) return request;
 
   // The header fields: "Name: value", one a line. A few of them matter to us.
   bool has_host = false;
