@@ -2,6 +2,9 @@
 #include "tests/support/harness.hpp"
 
 #include <gtest/gtest.h>
+#ifndef _WIN32
+#include <sys/ioctl.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -347,18 +350,32 @@ TEST(EchoServer, DropsAClientThatNeverReadsAfterTheTimeout) {
   EXPECT_EQ(next.receive_exactly(5), "hello");
 }
 
-// Fills both directions' buffers without ever reading the echo, until our
-// own send would block: the server's send to us is then blocked too.
+// How many received bytes wait unread in our socket.
+std::size_t unread(net::socket_t s) {
+#ifdef _WIN32
+  u_long count = 0;
+  ioctlsocket(s, FIONREAD, &count);
+#else
+  int count = 0;
+  ioctl(s, FIONREAD, &count);
+#endif
+  return static_cast<std::size_t>(count);
+}
+
+// Fills both directions' buffers without ever reading the echo (with a small
+// receive buffer, so that this is soon), until the server's send is blocked:
+// we cannot send, and no more echo arrives, for a while.
 void fill_until_the_server_blocks(const harness::Connection& hog) {
+  const int small = 4096;
+  setsockopt(hog.get(), SOL_SOCKET, SO_RCVBUF, reinterpret_cast<const char*>(&small), sizeof small);
   net::set_nonblocking(hog.get());
   const std::string chunk(65536, 'x');
-  int rounds = 0;  // (a bound, should the server read without end)
-  while (rounds++ < 100000) {
+  for (int rounds = 0; rounds < 100000;
+       ++rounds) {  // (a bound, should the server read without end)
     if (::send(hog.get(), chunk.data(), static_cast<int>(chunk.size()), 0) > 0) continue;
-    // Full for now: the server may still be echoing into its buffer. Full for
-    // good once it has had a moment to take more and has not.
+    const std::size_t echoed = unread(hog.get());
     pollfd room{hog.get(), POLLOUT, 0};
-    if (::poll(&room, 1, 200) == 0) return;
+    if (::poll(&room, 1, 200) == 0 && unread(hog.get()) == echoed) return;
   }
 }
 
@@ -385,9 +402,7 @@ TEST(EchoServer, AClientThatStopsReadingHoldsTheNextOnlyForTheTimeout) {
 TEST(EchoServer, ExitsZeroWithinOneSecondOnSigtermWhileBlockedSendingToAClientThatDoesNotRead) {
   Child server("spoon2-echo/echo_server", {"--port", "0", "--timeout", "60"});
   auto hog = connect_to(server.port());
-  const int small = 4096;  // a small window: the server's sends block often, and partly done
-  setsockopt(hog.get(), SOL_SOCKET, SO_RCVBUF, reinterpret_cast<const char*>(&small), sizeof small);
-  fill_until_the_server_blocks(hog);
+  fill_until_the_server_blocks(hog);  // a small window: the server's sends block often, partly done
   ASSERT_FALSE(hog.receive_some().empty());  // room again: the blocked send moves on...
   ASSERT_TRUE(harness::wait_readable(hog.get(), harness::Clock::now() + harness::kPatience));
   server.signal(SIGTERM);  // ...and is blocked again, with part of its piece sent

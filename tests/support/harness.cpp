@@ -366,7 +366,7 @@ bool Child::limit_open_files(int spare) {
   return prlimit(pid_, RLIMIT_NOFILE, &limit, nullptr) == 0;
 }
 
-void Child::restore_open_files() {
+void Child::restore_open_files() const {
   rlimit limit{};
   if (open_files_limit_ < 0 || prlimit(pid_, RLIMIT_NOFILE, nullptr, &limit) != 0) return;
   limit.rlim_cur = static_cast<rlim_t>(open_files_limit_);
@@ -374,7 +374,7 @@ void Child::restore_open_files() {
 }
 #else
 bool Child::limit_open_files(int /*spare*/) { return false; }
-void Child::restore_open_files() {}
+void Child::restore_open_files() const {}
 #endif
 
 std::optional<int> Child::wait(std::chrono::milliseconds patience) {

@@ -56,7 +56,7 @@ class Child {
   // (RLIMIT_NOFILE, as `prlimit --pid PID --nofile=N` does); false elsewhere.
   // restore_open_files() gives it its old limit back.
   bool limit_open_files(int spare);
-  void restore_open_files();
+  void restore_open_files() const;
 
   // Writes all of `data` to stdin. Other threads drain stdout and stderr
   // meanwhile, so a child that echoes what it reads cannot deadlock it.
