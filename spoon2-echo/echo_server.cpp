@@ -71,18 +71,23 @@ void back_off_after_failed_accept(bool& said_so) {
 // takes. SO_SNDTIMEO alone times each send: one that moved a few bytes returns
 // them at its time-out, and the next waits a whole time-out again, so a client
 // that stopped reading would hold us (and everyone queued) twice as long.
-// So each send may wait only what is left.
+// So each send may wait only what is left, and at most half a second: a stop
+// is never kept waiting longer, on any system.
 bool send_all_within(net::socket_t s, std::string_view data, double timeout) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
-  while (!data.empty()) {
+  while (!data.empty() && !net::stop_requested()) {
     const double left =
         std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
-    if (net::set_timeout(s, SO_SNDTIMEO, std::max(left, 0.001)) != 0) return false;
+    if (net::set_timeout(s, SO_SNDTIMEO, std::clamp(left, 0.001, 0.5)) != 0) return false;
     const auto sent = send(s, data.data(), static_cast<int>(data.size()), 0);
-    if (sent <= 0) return false;  // the time is up (or the client is gone, or we stop)
-    data.remove_prefix(static_cast<std::size_t>(sent));
+    if (sent > 0) {
+      data.remove_prefix(static_cast<std::size_t>(sent));
+      continue;
+    }
+    if (sent < 0 && net::is_timeout(net::last_error()) && left > 0.5) continue;  // time is left
+    return false;  // the time is up, or the client is gone
   }
-  return true;
+  return data.empty();
 }
 
 int main(int argc, char** argv) {
