@@ -197,8 +197,12 @@ inline int set_timeouts(socket_t s, double seconds) {
 // and shuts down the reading side of the socket it was given, which wakes a
 // blocked accept(), recv() or recvfrom(); the loop sees the flag and ends,
 // running every cleanup. The writing side stays open for a last word (the IRC
-// bot's QUIT). A server calls stop_on_signal() before it prints its port:
-// whoever reads the port may ask it to stop at once.
+// bot's QUIT). A server serving one client at a time also names that client
+// with wake_on_stop(), so that a stop wakes its recv() too — and its send(),
+// blocked on a client that does not read: that client is shut down both
+// ways, and a send after the stop fails at once rather than waits. A server
+// calls stop_on_signal() before it prints its port: whoever reads the port may
+// ask it to stop at once.
 inline std::atomic<bool> stop_flag{false};
 inline std::atomic<socket_t> stop_socket{invalid_socket}, stop_client{invalid_socket};
 inline bool stop_requested() { return stop_flag.load(); }
@@ -241,7 +245,7 @@ extern "C" inline void on_stop_signal(int /*signal*/) {
   const int saved = errno;
   stop_flag = true;
   ::shutdown(stop_socket.load(), SHUT_RD);  // async-signal-safe, unlike almost everything
-  ::shutdown(stop_client.load(), SHUT_RD);
+  ::shutdown(stop_client.load(), SHUT_RDWR);
   errno = saved;
 }
 inline void stop_on_signal(socket_t s) {

@@ -11,10 +11,14 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <utility>
 
 // socket → bind → listen. No HOST means every local address: we ask for the
 // IPv6 "any" address (::) first, because with IPV6_V6ONLY off that one socket
@@ -58,14 +62,39 @@ net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) 
   cli::fail("socket");
 }
 
-// send() may take fewer bytes than offered: loop until all went (Python's sendall).
-bool send_all(net::socket_t s, std::string_view data) {
-  while (!data.empty()) {
+// accept() failed. Out of descriptors (EMFILE, ENFILE), say: the client still
+// waits in the queue, so the next accept() fails at once too, and a loop that
+// only tries again spins at 100% CPU and floods stderr. Say it once, then wait
+// a moment before each try, until an accept() works again.
+void back_off_after_failed_accept(bool& said_so) {
+  if (net::stop_requested()) return;  // a stop woke accept(): no failure
+  if (!std::exchange(said_so, true))
+    fmt::print(stderr, "accept: {} (trying again every 0.1 s)\n", net::error_text());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
+// send() may take fewer bytes than offered: loop until all went (Python's
+// sendall) — within `timeout` seconds for all of it, however many sends that
+// takes. SO_SNDTIMEO alone times each send: one that moved a few bytes returns
+// them at its time-out, and the next waits a whole time-out again, so a client
+// that stopped reading would hold us (and everyone queued) twice as long.
+// So each send may wait only what is left, and at most half a second: a stop
+// is never kept waiting longer, on any system.
+bool send_all_within(net::socket_t s, std::string_view data, double timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
+  while (!data.empty() && !net::stop_requested()) {
+    const double left =
+        std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
+    if (net::set_timeout(s, SO_SNDTIMEO, std::clamp(left, 0.001, 0.5)) != 0) return false;
     const auto sent = send(s, data.data(), static_cast<int>(data.size()), 0);
-    if (sent <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(sent));
+    if (sent > 0) {
+      data.remove_prefix(static_cast<std::size_t>(sent));
+      continue;
+    }
+    if (sent < 0 && net::is_timeout(net::last_error()) && left > 0.5) continue;  // time is left
+    return false;  // the time is up, or the client is gone
   }
-  return true;
+  return data.empty();
 }
 
 int main(int argc, char** argv) {
@@ -90,15 +119,17 @@ int main(int argc, char** argv) {
     cli::fail("getsockname");
   fmt::print("echo server listening on port {}\n", net::port_of(bound));
 
+  bool accept_failing = false;  // and we said so
   while (!net::stop_requested()) {
     sockaddr_storage address{};
     socklen_t address_length = sizeof address;
     net::Socket client_socket{
         accept(listen_socket.get(), reinterpret_cast<sockaddr*>(&address), &address_length)};
     if (!client_socket) {
-      if (!net::stop_requested()) fmt::print(stderr, "accept: {}\n", net::error_text());
+      back_off_after_failed_accept(accept_failing);
       continue;
     }
+    accept_failing = false;
     const std::string peer = net::to_string(address);
     fmt::print("Connected by {}\n", peer);
     // We serve one client at a time: a recv or send that waits longer than
@@ -118,7 +149,8 @@ int main(int argc, char** argv) {
           recv(client_socket.get(), buffer.data(), static_cast<int>(buffer.size()), 0);
       if (received == 0) break;  // Fact: recv returns 0 — the client has closed its side
       if (received < 0 ||
-          !send_all(client_socket.get(), {buffer.data(), static_cast<std::size_t>(received)})) {
+          !send_all_within(client_socket.get(), {buffer.data(), static_cast<std::size_t>(received)},
+                           timeout)) {
         const int error = net::last_error();
         fmt::print("dropped {}: {}\n", peer,
                    net::is_timeout(error) ? "timed out" : net::error_text(error));

@@ -13,6 +13,7 @@
 #include <array>
 #include <cctype>
 #include <cstddef>
+#include <cstdint>
 #include <ctime>
 #include <string>
 #include <string_view>
@@ -62,8 +63,11 @@ inline bool parse_request_line(std::string_view line, Request& request) {
   request.method = line.substr(0, space1);
   request.target = line.substr(space1 + 1, space2 - space1 - 1);
   request.version = line.substr(space2 + 1);
-  return is_token(request.method) && !request.target.empty() &&
-         request.target.find_first_of(" \t") == std::string_view::npos &&
+  // A control character (a NUL, say) in the target is not HTTP: 400, not a
+  // name looked up with the NUL cutting it short.
+  const bool has_control = std::ranges::any_of(
+      request.target, [](char c) { return static_cast<unsigned char>(c) < 0x21 || c == 0x7f; });
+  return is_token(request.method) && !request.target.empty() && !has_control &&
          (request.version == "HTTP/1.1" || request.version == "HTTP/1.0");
 }
 
@@ -78,13 +82,22 @@ inline Request parse(std::string_view data) {
     end = bare;
     blank = 2;
   }
-  if (end == std::string_view::npos) {
-    // Not all here yet. But a request line that is already wrong need not wait.
-    if (first_end != std::string_view::npos &&
-        !parse_request_line(data.substr(0, first_end), request))
-      request.state = Request::State::bad;
-    else if (data.size() > max_head)
-      request.state = Request::State::too_large;
+  // Judged in one order, so that the answer never depends on how the bytes
+  // were cut on the way (all at once, or a few at a time): a request line over
+  // max_head is 431; then a wrong request line is 400, without waiting for
+  // the rest; then a head over max_head is 431.
+  const std::size_t line_length = first_end == std::string_view::npos ? data.size() : first_end;
+  if (line_length > max_head) {
+    request.state = Request::State::too_large;
+    return request;
+  }
+  if (first_end != std::string_view::npos &&
+      !parse_request_line(data.substr(0, first_end), request)) {
+    request.state = Request::State::bad;
+    return request;
+  }
+  if (end == std::string_view::npos) {  // not all here yet
+    if (data.size() > max_head) request.state = Request::State::too_large;
     return request;
   }
   request.length = end + blank;
@@ -94,7 +107,6 @@ inline Request parse(std::string_view data) {
   }
   request.state = Request::State::bad;  // until every line has passed
   request.head = data.substr(0, request.length);
-  if (!parse_request_line(data.substr(0, first_end), request)) return request;
 
   // The header fields: "Name: value", one a line. A few of them matter to us.
   bool has_host = false;
@@ -107,6 +119,7 @@ inline Request parse(std::string_view data) {
     fields.remove_prefix(eol + 1);
     const std::size_t colon = field.find(':');
     if (colon == std::string_view::npos || !is_token(field.substr(0, colon))) return request;
+    if (field.find('\0') != std::string_view::npos) return request;  // RFC 9110 §5.5: reject
     const std::string_view name = field.substr(0, colon);
     const std::string_view value = trim(field.substr(colon + 1));
     if (same_text(name, "Host")) has_host = true;
@@ -142,6 +155,8 @@ inline std::string_view reason(int status) {
       return "OK";
     case 400:
       return "Bad Request";
+    case 403:
+      return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
@@ -186,14 +201,19 @@ inline std::string_view date() {
 
 // Appends a whole response to `out`: the status line, the fields, the empty
 // line, then the body (none for HEAD: the same fields, so Content-Length
-// still says how long the body would be).
-inline void respond(std::string& out, int status, std::string_view content_type,
-                    std::string_view body, bool head_only, bool keep_alive) {
+// still says how long the body would be). respond_head() writes the head
+// alone, for a body that follows later (a file sent in pieces).
+inline void respond_head(std::string& out, int status, std::string_view content_type,
+                         std::uintmax_t content_length, bool keep_alive) {
   out += fmt::format(
       "HTTP/1.1 {} {}\r\nDate: {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
       "Connection: {}\r\n{}\r\n",
-      status, reason(status), date(), content_type, body.size(),
+      status, reason(status), date(), content_type, content_length,
       keep_alive ? "keep-alive" : "close", status == 405 ? "Allow: GET, HEAD\r\n" : "");
+}
+inline void respond(std::string& out, int status, std::string_view content_type,
+                    std::string_view body, bool head_only, bool keep_alive) {
+  respond_head(out, status, content_type, body.size(), keep_alive);
   if (!head_only) out.append(body);
 }
 

@@ -28,6 +28,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 using Clock = std::chrono::steady_clock;
@@ -85,17 +86,25 @@ struct Connection {
   bool closing = false;          // no more requests: close once `out` has gone
   bool hung_up = false;          // recv returned 0: the client sends no more
   bool shut_down = false;        // we sent our FIN
-  Clock::time_point deadline{};  // dropped if still silent then
+  Clock::time_point deadline{};  // dropped if still silent (or its request still unfinished) then
+  std::ifstream file{};          // a file being sent, a piece at a time...
+  std::uintmax_t file_left = 0;  // ...of which this much has yet to be read
 };
 
 // Stop taking requests (and reading) while this much waits to go out: a client
 // that sends and never reads cannot make us hold more.
 constexpr std::size_t max_out = 1 << 20;
+// A file is read a piece at a time, and only once the socket has taken the
+// last piece: memory per connection stays this small, whatever the file's
+// size, and one round never spends longer on one client than a piece takes.
+constexpr std::size_t file_piece = 256 << 10;
 
 struct File {
   int status = 200;
-  std::string content{};
+  std::string content{};  // a short answer made here ("Hello, World!", "404 Not Found")...
   std::string_view type = "text/plain; charset=utf-8";
+  std::ifstream stream{};   // ...or a file, open and not yet read...
+  std::uintmax_t size = 0;  // ...this long
 };
 
 // --root: the file a request's target names, and never one outside root (a
@@ -131,10 +140,12 @@ File find_file(const std::filesystem::path& root, std::string_view target) {
   const auto [inside, _] = std::mismatch(root.begin(), root.end(), real.begin(), real.end());
   if (error || inside != root.end() || !std::filesystem::is_regular_file(real, error))
     return {404, "404 Not Found\n"};
-  File found{200, std::string(std::filesystem::file_size(real, error), '\0'),
-             http::content_type(real.extension().string())};
-  std::ifstream(real, std::ios::binary)
-      .read(found.content.data(), static_cast<std::streamsize>(found.content.size()));
+  // Opened now, read later, a piece at a time as it is sent. A file we may
+  // not read is 403: never a 200 with the right length and nothing in it.
+  File found{.type = http::content_type(real.extension().string())};
+  found.size = std::filesystem::file_size(real, error);
+  found.stream.open(real, std::ios::binary);
+  if (error || !found.stream.is_open()) return {403, "403 Forbidden\n"};
   return found;
 }
 
@@ -152,7 +163,8 @@ void log_answer(const Connection& c, const http::Request& request, int status) {
 // Answers the whole requests waiting in `in`, in the order they came.
 void answer_requests(Connection& c, const std::filesystem::path& root) {
   std::size_t used = 0;
-  while (!c.closing && c.out.size() - c.sent < max_out) {
+  // (While a file is on its way, the next answer waits: answers go in order.)
+  while (!c.closing && c.file_left == 0 && c.out.size() - c.sent < max_out) {
     const http::Request request = http::parse(std::string_view(c.in).substr(used));
     int status = http::status_of(request);  // 200, 400, 405, 431; 0 while incomplete
     if (status == 0) break;
@@ -166,13 +178,39 @@ void answer_requests(Connection& c, const std::filesystem::path& root) {
       break;
     }
     used += request.length;
-    http::respond(c.out, file.status, file.type, file.content, request.method == "HEAD",
-                  request.keep_alive);
+    const bool head_only = request.method == "HEAD";
+    if (file.stream.is_open()) {  // a file: the head now, the body as the socket takes it
+      http::respond_head(c.out, file.status, file.type, file.size, request.keep_alive);
+      if (!head_only && file.size > 0) {
+        c.file = std::move(file.stream);
+        c.file_left = file.size;
+      }
+    } else {
+      http::respond(c.out, file.status, file.type, file.content, head_only, request.keep_alive);
+    }
     log_answer(c, request, file.status);
     c.answered = true;
     c.closing = !request.keep_alive;
   }
   c.in.erase(0, used);
+}
+
+// The file's next piece into `out`, which the socket has emptied. A file that
+// ends early (it shrank, or a read failed, while we sent it) breaks the length
+// our head promised: we close after what we have, and the client sees a body
+// cut short, never one padded with bytes the file does not hold.
+void read_piece(Connection& c) {
+  const auto wanted = static_cast<std::size_t>(std::min<std::uintmax_t>(c.file_left, file_piece));
+  c.out.resize(wanted);
+  c.file.read(c.out.data(), static_cast<std::streamsize>(wanted));
+  c.out.resize(static_cast<std::size_t>(c.file.gcount()));
+  c.file_left -= c.out.size();
+  if (c.out.size() < wanted) {
+    fmt::print("{} file ended early: closing\n", c.peer);
+    c.file_left = 0;
+    c.closing = true;
+  }
+  if (c.file_left == 0) c.file.close();
 }
 
 // One poll() round for one connection: read, answer, write, close. Returns
@@ -184,7 +222,8 @@ bool serve(pollfd& slot, Connection& c, Clock::time_point now, double timeout,
   if (now >= c.deadline) {
     // Silent too long. A 408 if it owes us a request; a quiet close if it was
     // idle between requests, lingering, or not reading what we sent.
-    if (c.closing || c.sent < c.out.size() || (c.answered && c.in.empty())) return false;
+    if (c.closing || c.sent < c.out.size() || c.file_left > 0 || (c.answered && c.in.empty()))
+      return false;
     http::respond_error(c.out, 408);
     log_answer(c, {}, 408);
     c.closing = true;
@@ -193,23 +232,34 @@ bool serve(pollfd& slot, Connection& c, Clock::time_point now, double timeout,
 
   // Readable — or hung up, or failed, which recv() then reports. A hang-up can
   // come as POLLHUP alone, without POLLIN: look at all three (Beej's bug).
-  const bool was_sending = c.sent < c.out.size();
+  const bool was_sending = c.sent < c.out.size() || c.file_left > 0;
   if ((slot.revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
     const auto received = recv(c.socket.get(), buffer.data(), static_cast<int>(buffer.size()), 0);
+    // A request must arrive whole within --timeout of its first byte: were
+    // every byte to move the deadline, a client sending one byte a second
+    // (slowloris) would hold its slot forever, and enough of them every slot.
+    if (received > 0 && !c.closing && c.in.empty()) c.deadline = now + patience;
     if (received > 0 && !c.closing) c.in.append(buffer.data(), static_cast<std::size_t>(received));
-    if (received > 0) c.deadline = now + patience;
     if (received == 0) c.hung_up = true;  // Fact: recv returns 0 — the client has closed its side
     if (received < 0 && !net::would_block(net::last_error())) return false;  // a reset: gone
   }
 
   // Answer what came, then send. send() takes what fits in the socket's buffer
   // now, maybe not all: the rest waits in `out` until poll() says POLLOUT (room
-  // again). Once all went, answers that waited for room (requests pipelined
-  // behind a big answer) go round again.
+  // again). Once all went, a file's next piece is read (one a round, so that
+  // a big file shares the thread), and answers that waited for room (requests
+  // pipelined behind a big answer) go round again.
   const bool may_send = !was_sending || (slot.revents & POLLOUT) != 0;
-  while (true) {
+  for (bool piece_read = false; true;) {
     answer_requests(c, root);
-    if (!may_send || c.sent == c.out.size()) break;
+    if (!may_send) break;
+    if (c.sent == c.out.size() && c.file_left > 0) {
+      if (std::exchange(piece_read, true)) break;  // the others' turn
+      c.out.clear();
+      c.sent = 0;
+      read_piece(c);
+    }
+    if (c.sent == c.out.size()) break;
     const auto sent =
         send(c.socket.get(), c.out.data() + c.sent, static_cast<int>(c.out.size() - c.sent), 0);
     if (sent < 0 && !net::would_block(net::last_error())) return false;  // the client is gone
@@ -220,7 +270,11 @@ bool serve(pollfd& slot, Connection& c, Clock::time_point now, double timeout,
     c.out.clear();
     c.sent = 0;
   }
-  if (c.hung_up && !c.closing && c.out.empty()) {
+  if (c.sent == c.out.size()) {  // all sent (a piece read last may have been empty)
+    c.out.clear();
+    c.sent = 0;
+  }
+  if (c.hung_up && !c.closing && c.out.empty() && c.file_left == 0) {
     if (!c.in.empty()) {  // it ended mid-request
       http::respond_error(c.out, 400);
       log_answer(c, {}, 400);
@@ -230,13 +284,15 @@ bool serve(pollfd& slot, Connection& c, Clock::time_point now, double timeout,
 
   // Done with this client: close gently, as server.cpp does — our FIN first,
   // then drop what it still sends until its FIN (or its time-out).
-  if (c.closing && c.out.empty()) {
+  if (c.closing && c.out.empty() && c.file_left == 0) {
     if (c.hung_up) return false;
     if (!c.shut_down) shutdown(c.socket.get(), SHUT_WR);
     c.shut_down = true;
   }
-  const bool reading = !c.hung_up && c.out.size() - c.sent < max_out;
-  slot.events = static_cast<short>((reading ? POLLIN : 0) | (c.out.empty() ? 0 : POLLOUT));
+  // (`in` grows only while a file is on its way: requests wait behind it.)
+  const bool reading = !c.hung_up && c.out.size() - c.sent < max_out && c.in.size() < max_out;
+  const bool sending = !c.out.empty() || c.file_left > 0;
+  slot.events = static_cast<short>((reading ? POLLIN : 0) | (sending ? POLLOUT : 0));
   return true;
 }
 
@@ -286,12 +342,14 @@ int main(int argc, char** argv) {
   std::array<char, 65536> buffer{};  // one for all: a recv copies out of it at once
   const auto patience =
       std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout));
+  auto accept_again = Clock::time_point::max();  // while accept() is paused: when to try again
+  bool accept_failing = false;                   // and we said so
 
   // region: poll-loop
   while (!net::stop_requested()) {
     std::fflush(stdout);  // the last round's log lines, before we sleep
     // Sleep until a socket is ready, or the first client's time runs out.
-    auto first_deadline = Clock::time_point::max();
+    auto first_deadline = accept_again;  // (or it is time to accept again)
     for (std::size_t i = 1; i < connections.size(); ++i)
       first_deadline = std::min(first_deadline, connections[i].deadline);
     const auto wait = std::chrono::ceil<std::chrono::milliseconds>(first_deadline - Clock::now());
@@ -303,6 +361,10 @@ int main(int argc, char** argv) {
     if (ready < 0) cli::fail("poll");
     // region: serve-ready-sockets
     const Clock::time_point now = Clock::now();
+    if (now >= accept_again) {
+      fds[0].events = POLLIN;
+      accept_again = Clock::time_point::max();
+    }
 
     // The listening socket is readable: clients wait in its queue. Take them all.
     if ((fds[0].revents & POLLIN) != 0) {
@@ -313,13 +375,19 @@ int main(int argc, char** argv) {
             accept(listen_socket.get(), reinterpret_cast<sockaddr*>(&address), &address_length)};
         if (!client_socket) {
           if (!net::would_block(net::last_error()) && !net::stop_requested()) {
-            fmt::print(stderr, "accept: {}\n", net::error_text());
-            // Out of descriptors, say: stop listening until a connection closes
-            // and frees one. With none open, that would be forever: try again.
-            if (connections.size() > 1) fds[0].events = 0;
+            // Out of descriptors (EMFILE, ENFILE), say: the classic trap of an
+            // event loop. The client stays queued, so the listening socket stays
+            // readable and accept() fails again at once: retrying spins at 100%
+            // CPU and floods stderr. Stop watching it for 0.1 s (or until a
+            // connection closes and frees a descriptor), and say so once.
+            if (!std::exchange(accept_failing, true))
+              fmt::print(stderr, "accept: {} (pausing 0.1 s between tries)\n", net::error_text());
+            fds[0].events = 0;
+            accept_again = now + std::chrono::milliseconds(100);
           }
           break;
         }
+        accept_failing = false;
         if (net::set_nonblocking(client_socket.get()) != 0) {
           fmt::print(stderr, "set_nonblocking: {}\n", net::error_text());
           continue;

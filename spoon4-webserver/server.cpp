@@ -19,6 +19,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <utility>
 
 // socket → bind → listen. No HOST means every local address: we ask for the
 // IPv6 "any" address (::) first, because with IPV6_V6ONLY off that one socket
@@ -62,6 +64,17 @@ net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) 
   cli::fail("socket");
 }
 
+// accept() failed. Out of descriptors (EMFILE, ENFILE), say: the client still
+// waits in the queue, so the next accept() fails at once too, and a loop that
+// only tries again spins at 100% CPU and floods stderr. Say it once, then wait
+// a moment before each try, until an accept() works again.
+void back_off_after_failed_accept(bool& said_so) {
+  if (net::stop_requested()) return;  // a stop woke accept(): no failure
+  if (!std::exchange(said_so, true))
+    fmt::print(stderr, "accept: {} (trying again every 0.1 s)\n", net::error_text());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
 // send() may take fewer bytes than offered: loop until all went (Python's sendall).
 bool send_all(net::socket_t s, std::string_view data) {
   while (!data.empty()) {
@@ -96,15 +109,17 @@ int main(int argc, char** argv) {
     cli::fail("getsockname");
   fmt::print("Serving HTTP on port {} ...\n", net::port_of(bound));
 
+  bool accept_failing = false;  // and we said so
   while (!net::stop_requested()) {
     sockaddr_storage address{};
     socklen_t address_length = sizeof address;
     net::Socket client_socket{
         accept(listen_socket.get(), reinterpret_cast<sockaddr*>(&address), &address_length)};
     if (!client_socket) {
-      if (!net::stop_requested()) fmt::print(stderr, "accept: {}\n", net::error_text());
+      back_off_after_failed_accept(accept_failing);
       continue;
     }
+    accept_failing = false;
     const std::string peer = net::to_string(address);
     // One client at a time: everyone else waits while this one is slow, so it
     // gets --timeout for the whole request, not per recv (a byte now and then

@@ -2,10 +2,15 @@
 #include "tests/support/harness.hpp"
 
 #include <gtest/gtest.h>
+#ifndef _WIN32
+#include <sys/ioctl.h>
+#endif
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -393,6 +398,99 @@ TEST(EchoServer, DropsAClientThatNeverReadsAfterTheTimeout) {
   auto next = connect_to(port);
   ASSERT_TRUE(next.send_all("hello"));
   EXPECT_EQ(next.receive_exactly(5), "hello");
+}
+
+// How many received bytes wait unread in our socket.
+std::size_t unread(net::socket_t s) {
+#ifdef _WIN32
+  u_long count = 0;
+  ioctlsocket(s, FIONREAD, &count);
+#else
+  int count = 0;
+  ioctl(s, FIONREAD, &count);
+#endif
+  return static_cast<std::size_t>(count);
+}
+
+// Fills both directions' buffers without ever reading the echo (with a small
+// receive buffer, so that this is soon), until the server's send is blocked:
+// we cannot send, and no more echo arrives, for a while.
+void fill_until_the_server_blocks(const harness::Connection& hog) {
+  const int small = 4096;
+  setsockopt(hog.get(), SOL_SOCKET, SO_RCVBUF, reinterpret_cast<const char*>(&small), sizeof small);
+  net::set_nonblocking(hog.get());
+  const std::string chunk(65536, 'x');
+  for (int rounds = 0; rounds < 100000;
+       ++rounds) {  // (a bound, should the server read without end)
+    if (::send(hog.get(), chunk.data(), static_cast<int>(chunk.size()), 0) > 0) continue;
+    const std::size_t echoed = unread(hog.get());
+    pollfd room{hog.get(), POLLOUT, 0};
+    if (::poll(&room, 1, 200) == 0 && unread(hog.get()) == echoed) return;
+  }
+}
+
+// --timeout means "this long and no more" for a client that stopped reading:
+// not once per send, which after a partial send starts again (twice as long).
+TEST(EchoServer, AClientThatStopsReadingHoldsTheNextOnlyForTheTimeout) {
+  Child server("spoon2-echo/echo_server", {"--port", "0", "--timeout", "2"});
+  const auto port = server.port();
+  auto hog = connect_to(port);
+  auto next = connect_to(port);  // queued behind the hog
+  ASSERT_TRUE(next.send_all("next"));
+  fill_until_the_server_blocks(hog);
+  const auto blocked = harness::Clock::now();
+  EXPECT_EQ(next.receive_exactly(4), "next");
+  const auto waited = std::chrono::duration<double>(harness::Clock::now() - blocked).count();
+  EXPECT_LT(waited, 2.0 + 1.0) << "the next client waited " << waited << " s";
+  EXPECT_TRUE(server.wait_for_line("timed out")) << server.out();
+}
+
+// A stop must not wait for a send blocked on a client that does not read, and
+// a send that has moved some bytes before the stop must not block again. The
+// client reads once, a little, so that the server's blocked send makes some
+// progress; then it reads no more, and the stop comes.
+TEST(EchoServer, ExitsZeroWithinOneSecondOnSigtermWhileBlockedSendingToAClientThatDoesNotRead) {
+  Child server("spoon2-echo/echo_server", {"--port", "0", "--timeout", "60"});
+  auto hog = connect_to(server.port());
+  fill_until_the_server_blocks(hog);  // a small window: the server's sends block often, partly done
+  ASSERT_FALSE(hog.receive_some().empty());  // room again: the blocked send moves on...
+  ASSERT_TRUE(harness::wait_readable(hog.get(), harness::Clock::now() + harness::kPatience));
+  server.signal(SIGTERM);  // ...and is blocked again, with part of its piece sent
+  EXPECT_EQ(server.wait(1s), 0) << server.out() << server.err();
+}
+
+// With no descriptor to spare, accept() fails at once, again and again: said
+// once, with a pause before each try, and the client is served once
+// descriptors are free again — for both of Spoon 2's TCP servers.
+TEST(EchoServer, AnAcceptFailingForWantOfDescriptorsIsSaidOnceAndTheServerRecovers) {
+  const auto dir = temp_dir();
+  for (const std::string program : {"spoon2-echo/echo_server", "spoon2-echo/server"}) {
+    std::vector<std::string> args = {"--port", "0"};
+    if (program == "spoon2-echo/server") args.insert(args.end(), {"--log", (dir / "log").string()});
+    Child server(program, args);
+    const auto port = server.port();
+    if (!server.limit_open_files(0)) GTEST_SKIP() << "prlimit is Linux's";
+    // Two clients: an accept() already blocked holds a descriptor it took
+    // before the limit, so the first is taken, and the next accept() fails.
+    std::vector<harness::Connection> clients;
+    for (int i = 0; i < 2; ++i) {
+      clients.push_back(connect_to(port));  // the kernel completes the handshake
+      ASSERT_TRUE(clients.back().send_all("back"));
+      clients.back().shutdown_write();
+    }
+    ASSERT_TRUE(server.wait_for_err("accept: ")) << program << server.err();
+    server.restore_open_files();
+    for (auto& client : clients)
+      EXPECT_EQ(client.receive_until_close(),
+                program == "spoon2-echo/server" ? "Thank you for connecting" : "back")
+          << program;
+    const std::string err = server.err();
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1)
+        << program << ": " << err.size() << " bytes:\n"
+        << err.substr(0, 500);
+    EXPECT_TRUE(err.starts_with("accept: " + harness::reason(EMFILE))) << err.substr(0, 500);
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(EchoServer, SurvivesAClientThatResets) {

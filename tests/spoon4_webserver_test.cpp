@@ -248,6 +248,11 @@ TEST_P(BothServers, EachBadInputGetsItsStatusAndTheServerKeepsServing) {
       {"POST", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", 405},
       {"DELETE", get("/", "", "DELETE"), 405},
       {"a lower-case method", get("/", "", "get"), 405},
+      // The same answer however the bytes are cut on the way (found by fuzzing:
+      // a few bytes at a time it was 400, all at once 431).
+      {"a wrong request line, then 9 KiB of fields",
+       "bad line\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n", 400},
+      {"a NUL in the request line", std::string("GET /a\0b HTTP/1.1\r\nHost: x\r\n\r\n", 30), 400},
   };
   Child server = start();
   const auto port = server.port();
@@ -363,6 +368,33 @@ TEST_P(BothServers, AnswersCurl) {
   EXPECT_EQ(read_file(out), "Hello, World!");
   EXPECT_EQ(read_file(dir / "curl.info"), "200 13");
   std::filesystem::remove_all(dir);
+}
+
+// With no descriptor to spare, accept() fails at once, again and again, while
+// the client waits in the queue: the server must not spin and flood stderr,
+// but say so once, back off, and serve that client once descriptors are free.
+// (Two clients: an accept() already blocked holds a descriptor it took before
+// the limit, so a one-at-a-time server takes the first, and fails on the next.)
+TEST_P(BothServers, AnAcceptFailingForWantOfDescriptorsIsSaidOnceAndTheServerRecovers) {
+  Child server = start();
+  const auto port = server.port();
+  if (!server.limit_open_files(0)) GTEST_SKIP() << "prlimit is Linux's";
+  std::vector<Client> clients;
+  for (int i = 0; i < 2; ++i) {
+    clients.push_back(open_client(port));  // the kernel completes the handshake
+    ASSERT_TRUE(clients.back().send_all(get("/", "Connection: close\r\n")));
+  }
+  ASSERT_TRUE(server.wait_for_err("accept: ")) << server.err();
+  server.restore_open_files();
+  for (auto& client : clients) {
+    const auto response = read_response(client);
+    ASSERT_TRUE(response) << server.err().substr(0, 500);
+    EXPECT_EQ(response->status, 200) << server.out();
+  }
+  const std::string err = server.err();
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err.size() << " bytes:\n"
+                                                         << err.substr(0, 500);
+  EXPECT_TRUE(err.starts_with("accept: " + harness::reason(EMFILE))) << err.substr(0, 500);
 }
 
 INSTANTIATE_TEST_SUITE_P(Spoon4, BothServers, testing::ValuesIn(kServers), name_of);
@@ -583,6 +615,168 @@ TEST_F(PollServer, AClientThatNeverReadsIsDroppedAndStallsNobody) {
   ASSERT_TRUE(response);
   EXPECT_EQ(response->body, "home");
   EXPECT_TRUE(server.wait_for_line("127.0.0.1:" + std::to_string(hog.local_port()) + " closed"));
+}
+
+// Reads a response's head alone (the body may be far too big to wait for).
+[[maybe_unused]] std::optional<Response> read_head(Client& c) {
+  while (c.pending.find("\r\n\r\n") == std::string::npos) {
+    const std::string data = c.receive_some();
+    if (data.empty()) return std::nullopt;
+    c.pending += data;
+  }
+  const std::size_t end = c.pending.find("\r\n\r\n");
+  Response response;
+  response.head = c.pending.substr(0, end + 2);
+  response.status = std::atoi(response.head.c_str() + 9);
+  c.pending.erase(0, end + 4);
+  return response;
+}
+
+// A file far bigger than memory (64 GiB, sparse: it takes no disk) is sent in
+// pieces as the socket takes them; HEAD does not read it at all. Its client
+// stops reading, others are served meanwhile, then it leaves: nothing breaks.
+TEST_F(PollServer, ServesA64GiBFileInPiecesToHeadAndToAGetItsClientAbandons) {
+#ifdef _WIN32
+  GTEST_SKIP()
+      << "a sparse file from resize_file is a POSIX file system's; NTFS would write 64 GiB";
+#else
+  write_file(root / "small.txt", "small");
+  write_file(root / "huge.bin", "");
+  std::filesystem::resize_file(root / "huge.bin", std::uintmax_t{64} << 30);
+  Child server = start({"--root", root.string(), "--timeout", "60"});
+  const auto port = server.port();
+  auto head = open_client(port);
+  ASSERT_TRUE(head.send_all(get("/huge.bin", "", "HEAD")));
+  const auto head_response = read_response(head, true);
+  ASSERT_TRUE(head_response) << server.err();
+  EXPECT_EQ(head_response->status, 200);
+  EXPECT_TRUE(head_response->has("Content-Length: 68719476736")) << head_response->head;
+
+  auto abandoning = open_client(port);
+  ASSERT_TRUE(abandoning.send_all(get("/huge.bin")));
+  const auto response = read_head(abandoning);
+  ASSERT_TRUE(response) << server.err();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_TRUE(response->has("Content-Length: 68719476736")) << response->head;
+  const std::string start =
+      abandoning.pending + abandoning.receive_exactly((4 << 20) - abandoning.pending.size());
+  EXPECT_EQ(start.size(), std::size_t{4} << 20);
+  EXPECT_EQ(start.find_first_not_of('\0'), std::string::npos);  // a sparse file reads as zeros
+  for (const auto& asker : {&head, &abandoning}) {              // meanwhile, on the same thread
+    auto other = open_client(port);
+    ASSERT_TRUE(other.send_all(get("/small.txt")));
+    const auto small = read_response(other);
+    ASSERT_TRUE(small);
+    EXPECT_EQ(small->body, "small");
+    if (asker == &abandoning) abandoning.reset();  // gone mid-body
+  }
+  auto after = open_client(port);
+  ASSERT_TRUE(after.send_all(get("/small.txt")));
+  const auto last = read_response(after);
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->body, "small");
+  EXPECT_TRUE(server.running());
+#endif
+}
+
+// A file cut short while it is sent: the server cannot keep the length its head
+// promised, so it ends the connection after what the file still had — never
+// pads the body, never crashes — and serves the file's new length next time.
+TEST_F(PollServer, AFileThatShrinksWhileItIsSentEndsItsBodyShortAndNothingBreaks) {
+#ifdef _WIN32
+  GTEST_SKIP() << "Windows will not cut short a file another program holds open";
+#else
+  write_file(root / "big.bin", "");
+  std::filesystem::resize_file(root / "big.bin", 64 << 20);
+  Child server = start({"--root", root.string(), "--timeout", "60"});
+  const auto port = server.port();
+  auto client = open_client(port);
+  ASSERT_TRUE(client.send_all(get("/big.bin")));
+  const auto response = read_head(client);
+  ASSERT_TRUE(response);
+  EXPECT_TRUE(response->has("Content-Length: 67108864")) << response->head;
+  std::filesystem::resize_file(root / "big.bin", 1 << 20);
+  const auto body = client.receive_until_close();
+  ASSERT_TRUE(body) << "the connection stayed open";
+  EXPECT_LT(client.pending.size() + body->size(), std::size_t{64} << 20);
+  EXPECT_TRUE(server.wait_for_line("file ended early"));
+  auto next = open_client(port);
+  ASSERT_TRUE(next.send_all(get("/big.bin", "", "HEAD")));
+  const auto again = read_response(next, true);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->has("Content-Length: 1048576")) << again->head;
+#endif
+}
+
+// A file the server may not read (mode 0000; as root the server runs as
+// nobody) is 403 — never a 200 with the file's length and no content.
+TEST_F(PollServer, AFileItMayNotReadIs403NeverA200WithNothingInIt) {
+#ifdef _WIN32
+  GTEST_SKIP() << "file modes that keep a reader out are POSIX's";
+#else
+  write_file(root / "index.html", "home");
+  write_file(root / "private.txt", "private");
+  std::filesystem::permissions(root / "private.txt", std::filesystem::perms::none);
+  Child server("spoon4-webserver/poll_server", {"--port", "0", "--root", root.string()}, {},
+               "nobody");
+  auto client = open_client(server.port());
+  ASSERT_TRUE(client.send_all(get("/private.txt") + get("/")));
+  const auto refused = read_response(client);
+  ASSERT_TRUE(refused) << server.err();
+  EXPECT_EQ(refused->status, 403);
+  EXPECT_EQ(refused->body, "403 Forbidden\n");
+  const auto next = read_response(client);  // the connection lives on
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "home");
+#endif
+}
+
+// Slowloris: a byte now and then must not keep a request alive. --timeout
+// counts from the request's first byte, as in server.cpp.
+TEST_F(PollServer, ARequestTrickledAByteAtATimeGets408AtTheTimeoutFromItsFirstByte) {
+  Child server = start({"--timeout", "0.3"});
+  auto trickler = open_client(server.port());
+  const int on = 1;  // no Nagle: each byte its own segment
+  setsockopt(trickler.get(), IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&on),
+             sizeof on);
+  std::string answer;
+  // About 45 bytes, each after waiting 0.1 s for an answer: 4.5 s if nobody cuts us off.
+  for (const char c : get("/", "User-Agent: slowloris\r\n")) {
+    if (!trickler.send_all(std::string(1, c))) break;
+    answer = trickler.receive_some(100ms);
+    if (!answer.empty()) break;
+  }
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 408 ")) << "got: " << answer;
+}
+
+// Slowloris where descriptors are few (`prlimit --nofile`): tricklers hold
+// every descriptor and more wait in the queue. Each is cut off at its
+// time-out, the server takes the queued ones as descriptors free up, and a
+// newcomer is served — without a flood of accept errors.
+TEST_F(PollServer, TricklersHoldingEveryDescriptorAreCutOffAndANewcomerIsServed) {
+  Child server = start({"--timeout", "0.4"});
+  const auto port = server.port();
+  if (!server.limit_open_files(4)) GTEST_SKIP() << "prlimit is Linux's";
+  const std::string request = get("/", "User-Agent: slowloris\r\n");
+  std::vector<Client> tricklers;
+  for (int i = 0; i < 8; ++i) {
+    tricklers.push_back(open_client(port));  // 4 taken, 4 left in the queue
+    ASSERT_TRUE(tricklers.back().send_all(request.substr(0, 1)));
+  }
+  auto newcomer = open_client(port);
+  ASSERT_TRUE(newcomer.send_all(get("/")));
+  bool answered = false;
+  for (std::size_t at = 1; at < request.size() && !answered; ++at) {
+    for (auto& trickler : tricklers)  // one more byte each (a failed send: cut off)
+      ::send(trickler.get(), request.data() + at, 1, 0);
+    answered = harness::wait_readable(newcomer.get(), harness::Clock::now() + 100ms);
+  }
+  ASSERT_TRUE(answered) << "no answer within 4.5 s\n" << server.err().substr(0, 500);
+  const auto response = read_response(newcomer);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  const std::string err = server.err();
+  EXPECT_LT(std::count(err.begin(), err.end(), '\n'), 10) << err.substr(0, 500);
 }
 
 // --- poll_server --root: files, and nothing outside root ----------------------

@@ -12,8 +12,11 @@
 #include <windows.h>
 #else
 #include <fcntl.h>
+#include <grp.h>
 #include <pty.h>
+#include <pwd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -82,7 +85,7 @@ std::string program_path(std::string_view lesson_program) {
 #ifdef _WIN32
 
 Child::Child(std::string_view lesson_program, std::vector<std::string> args,
-             const std::string& working_directory) {
+             const std::string& working_directory, const std::string& /*user*/) {
   SECURITY_ATTRIBUTES inherit{sizeof(SECURITY_ATTRIBUTES), nullptr, TRUE};
   HANDLE child_in = nullptr;
   HANDLE child_out = nullptr;
@@ -221,19 +224,25 @@ void Terminal::type(std::string_view keys) const {
 void Terminal::press_end_of_input() const { type({&end_of_input_, 1}); }
 
 Child::Child(std::string_view lesson_program, std::vector<std::string> args,
-             const std::string& working_directory) {
-  start(lesson_program, std::move(args), working_directory, -1);
+             const std::string& working_directory, const std::string& user) {
+  start(lesson_program, std::move(args), working_directory, user, -1);
 }
 
 Child::Child(const Terminal& terminal, std::string_view lesson_program,
              std::vector<std::string> args) {
-  start(lesson_program, std::move(args), {}, terminal.program_side());
+  start(lesson_program, std::move(args), {}, {}, terminal.program_side());
 }
 
 void Child::start(std::string_view lesson_program, std::vector<std::string> args,
-                  const std::string& working_directory, int terminal) {
+                  const std::string& working_directory, const std::string& user, int terminal) {
   ::signal(SIGPIPE, SIG_IGN);  // a child that exits early must not kill the test
   const std::string path = program_path(lesson_program);
+  // Looked up before fork: after it, only async-signal-safe calls are safe.
+  const passwd* const account = user.empty() || getuid() != 0 ? nullptr : getpwnam(user.c_str());
+  if (!user.empty() && getuid() == 0 && account == nullptr)
+    throw std::runtime_error("no user " + user);
+  const uid_t uid = account != nullptr ? account->pw_uid : 0;
+  const gid_t gid = account != nullptr ? account->pw_gid : 0;
   int in[2];
   int out[2];
   int err[2];
@@ -258,6 +267,8 @@ void Child::start(std::string_view lesson_program, std::vector<std::string> args
     dup2(out[1], STDOUT_FILENO);
     dup2(err[1], STDERR_FILENO);
     if (!working_directory.empty() && chdir(working_directory.c_str()) != 0) _exit(126);
+    if (account != nullptr && (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0))
+      _exit(126);
     execv(path.c_str(), argv.data());
     _exit(127);
   }
@@ -368,6 +379,45 @@ std::uint16_t Child::port() {
   ADD_FAILURE() << "no 'port N' line; stdout:\n" << out() << "\nstderr:\n" << err();
   throw std::runtime_error("child printed no port");
 }
+
+bool Child::wait_for_err(std::string_view text, std::chrono::milliseconds patience) {
+  std::unique_lock lock(mutex_);
+  return changed_.wait_for(lock, patience, [&] {
+    return err_.find(text) != std::string::npos || (!err_open_ && !out_open_);
+  }) && err_.find(text) != std::string::npos;
+}
+
+#ifdef __linux__
+bool Child::limit_open_files(int spare) {
+  // RLIMIT_NOFILE caps descriptor numbers, and a new descriptor takes the
+  // lowest free number: the cap is the number above the first `spare` free ones.
+  std::vector<int> open;
+  std::error_code error;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/fd", error))
+    open.push_back(std::stoi(entry.path().filename().string()));
+  int cap = 0;
+  for (int free_below = 0;; ++cap) {
+    const bool taken = std::find(open.begin(), open.end(), cap) != open.end();
+    if (!taken && free_below++ == spare) break;
+  }
+  rlimit limit{};
+  if (error || prlimit(pid_, RLIMIT_NOFILE, nullptr, &limit) != 0) return false;
+  open_files_limit_ = static_cast<long long>(limit.rlim_cur);
+  limit.rlim_cur = static_cast<rlim_t>(cap);
+  return prlimit(pid_, RLIMIT_NOFILE, &limit, nullptr) == 0;
+}
+
+void Child::restore_open_files() const {
+  rlimit limit{};
+  if (open_files_limit_ < 0 || prlimit(pid_, RLIMIT_NOFILE, nullptr, &limit) != 0) return;
+  limit.rlim_cur = static_cast<rlim_t>(open_files_limit_);
+  if (prlimit(pid_, RLIMIT_NOFILE, &limit, nullptr) != 0) ADD_FAILURE() << "prlimit failed";
+}
+#else
+bool Child::limit_open_files(int /*spare*/) { return false; }
+void Child::restore_open_files() const {}
+#endif
 
 std::optional<int> Child::wait(std::chrono::milliseconds patience) {
   std::unique_lock lock(mutex_);

@@ -57,8 +57,10 @@ class Terminal {
 // A running lesson program with pipes on its stdin, stdout and stderr.
 class Child {
  public:
+  // `user` (POSIX, when the test runs as root): the child runs as that user,
+  // so that a file mode can keep it out.
   explicit Child(std::string_view lesson_program, std::vector<std::string> args = {},
-                 const std::string& working_directory = {});
+                 const std::string& working_directory = {}, const std::string& user = {});
 #ifndef _WIN32
   // The same, with stdin on `terminal` instead of a pipe (write_stdin does nothing).
   Child(const Terminal& terminal, std::string_view lesson_program,
@@ -75,6 +77,14 @@ class Child {
                                            std::chrono::milliseconds patience = kPatience);
   // Reads until the contract's "port N" line; fails the test without one.
   std::uint16_t port();
+  // Waits until stderr holds `text` (or the deadline).
+  bool wait_for_err(std::string_view text, std::chrono::milliseconds patience = kPatience);
+
+  // Linux: lets the child open only `spare` descriptors more than it holds now
+  // (RLIMIT_NOFILE, as `prlimit --pid PID --nofile=N` does); false elsewhere.
+  // restore_open_files() gives it its old limit back.
+  bool limit_open_files(int spare);
+  void restore_open_files() const;
 
   // Writes all of `data` to stdin. Other threads drain stdout and stderr
   // meanwhile, so a child that echoes what it reads cannot deadlock it.
@@ -105,11 +115,12 @@ class Child {
 #endif
 #ifndef _WIN32
   void start(std::string_view lesson_program, std::vector<std::string> args,
-             const std::string& working_directory, int terminal);
+             const std::string& working_directory, const std::string& user, int terminal);
 #endif
   void drain(pipe_t pipe, std::string& into, bool& open);  // a reader thread's loop
   void watch_exit();                                       // the exit watcher's
   void kill_now();
+  long long open_files_limit_ = -1;  // the soft RLIMIT_NOFILE before limit_open_files
   pipe_t stdin_pipe_{};
   pipe_t stdout_pipe_{};
   pipe_t stderr_pipe_{};
