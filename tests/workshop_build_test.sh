@@ -10,29 +10,8 @@ set -uo pipefail
 root="$(pwd)"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
-failures=0
-check() {  # check DESCRIPTION EXPECTED_EXIT COMMAND... ; output in $output
-  local description="$1" expected="$2"
-  shift 2
-  output="$(timeout 300 "$@" 2>&1)"
-  local code=$?
-  if [ "$code" -ne "$expected" ]; then
-    printf 'FAIL: %s: exit %s, expected %s\n%s\n' "$description" "$code" "$expected" "$output"
-    failures=$((failures + 1))
-  fi
-}
-contains() {  # contains DESCRIPTION TEXT: was TEXT in the last output?
-  if ! grep -qF -- "$2" <<<"$output"; then
-    printf 'FAIL: %s: no "%s" in:\n%s\n' "$1" "$2" "$output"
-    failures=$((failures + 1))
-  fi
-}
-lacks() {  # lacks DESCRIPTION TEXT: was TEXT kept out of the last output?
-  if grep -qF -- "$2" <<<"$output"; then
-    printf 'FAIL: %s: "%s" in:\n%s\n' "$1" "$2" "$output"
-    failures=$((failures + 1))
-  fi
-}
+# shellcheck source=tests/support/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/support/checks.sh"
 ends_with_build_failed() {  # ends_with_build_failed DESCRIPTION: the compiler's errors, then ours
   contains "$1 shows the compiler's errors" "echo_server.cpp:1:"
   if [[ $(tail -1 <<<"$output") != "error: build failed"* ]]; then

@@ -2,29 +2,8 @@
 # The front door, held to the contract's "workshop script" section: run from
 # the repository root by CTest (label workshop), in the default build tree.
 set -uo pipefail
-failures=0
-check() {  # check DESCRIPTION EXPECTED_EXIT COMMAND... ; output in $output
-  local description="$1" expected="$2"
-  shift 2
-  output="$("$@" 2>&1)"
-  local code=$?
-  if [ "$code" -ne "$expected" ]; then
-    printf 'FAIL: %s: exit %s, expected %s\n%s\n' "$description" "$code" "$expected" "$output"
-    failures=$((failures + 1))
-  fi
-}
-contains() {  # contains DESCRIPTION TEXT: was TEXT in the last output?
-  if ! grep -qF -- "$2" <<<"$output"; then
-    printf 'FAIL: %s: no "%s" in:\n%s\n' "$1" "$2" "$output"
-    failures=$((failures + 1))
-  fi
-}
-lacks() {  # lacks DESCRIPTION TEXT: was TEXT kept out of the last output?
-  if grep -qF -- "$2" <<<"$output"; then
-    printf 'FAIL: %s: "%s" in:\n%s\n' "$1" "$2" "$output"
-    failures=$((failures + 1))
-  fi
-}
+# shellcheck source=tests/support/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/support/checks.sh"
 
 check "--help" 0 ./workshop --help
 contains "--help names every verb" "./workshop tour"

@@ -14,6 +14,8 @@
 # share, $scratch, is set here once). They wait on events (a line, an exit)
 # with a 10 s deadline, never on a sleep.
 set -euo pipefail
+# shellcheck source=tools/programs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/programs.sh"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 exec 3>&1
 scratch="$(mktemp -d)"  # fifos, logs, a --root: gone when the tour step ends
@@ -97,14 +99,3 @@ types() {  # types NAME FD LINE: NAME types LINE (and Enter) into FD
   printf '%s\n' "$3" >&"$2"
 }
 
-stop_every_program() {  # Ctrl-C for everything still running in the background; waits until it all ends
-  local pid
-  for pid in $(jobs -p); do kill -INT "$pid" 2>/dev/null || true; done
-  wait
-}
-
-end_every_program() {  # on the way out, even after an error: SIGTERM, which nothing ignores
-  local pid
-  for pid in $(jobs -p); do kill -TERM "$pid" 2>/dev/null || true; done
-  wait
-}

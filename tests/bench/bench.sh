@@ -6,6 +6,8 @@
 # loopback, quietly, and prints a table of what it measured, then a line on
 # how to read it. Helpers take arguments and print results.
 set -euo pipefail
+# shellcheck source=tools/programs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../tools/programs.sh"
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 scratch="$(mktemp -d)"  # the programs' logs, fifos, nginx's config
 trap 'end_every_program; rm -rf "$scratch"' EXIT
@@ -20,14 +22,3 @@ port_in() {  # port_in LOG: waits for the first "port N" line in a program's LOG
   die "no 'port N' line in $1: $(head -3 "$1")"
 }
 
-stop_every_program() {  # Ctrl-C for every program still running; waits until they all end
-  local pid
-  for pid in $(jobs -p); do kill -INT "$pid" 2>/dev/null || true; done
-  wait
-}
-
-end_every_program() {  # on the way out, even after an error: SIGTERM, which nothing ignores
-  local pid
-  for pid in $(jobs -p); do kill -TERM "$pid" 2>/dev/null || true; done
-  wait
-}
