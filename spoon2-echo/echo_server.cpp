@@ -152,8 +152,10 @@ int main(int argc, char** argv) {
           !send_all_within(client_socket.get(), {buffer.data(), static_cast<std::size_t>(received)},
                            timeout)) {
         const int error = net::last_error();
-        fmt::print("dropped {}: {}\n", peer,
-                   net::is_timeout(error) ? "timed out" : net::error_text(error));
+        const std::string why = net::stop_requested()    ? "server stopping"
+                                : net::is_timeout(error) ? "timed out"
+                                                         : net::error_text(error);
+        fmt::print("dropped {}: {}\n", peer, why);
         break;
       }
       echoed += static_cast<std::size_t>(received);

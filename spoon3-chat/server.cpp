@@ -123,7 +123,8 @@ void remove_connection(const std::shared_ptr<Connection>& connection, std::strin
     connection->outbox_changed.notify_one();
   }
   // Tip: shutdown, not close — it wakes the reader's poll (and the writer's,
-  // for SHUT_RDWR) at once, and the peer hears of it now.
+  // for SHUT_RDWR) at once, and the peer hears of it now. (It fails only for
+  // a peer that is gone already: nothing left to wake.)
   shutdown(connection->socket.get(), send_the_rest ? SHUT_RD : SHUT_RDWR);
 }
 
@@ -173,7 +174,7 @@ std::optional<std::string> send_all_before(net::socket_t s, std::string_view dat
     pollfd ready{s, POLLOUT, 0};
     const auto wait =
         std::chrono::ceil<std::chrono::milliseconds>(std::min<Clock::duration>(left, 100ms));
-    poll(&ready, 1, static_cast<int>(wait.count()));
+    poll(&ready, 1, static_cast<int>(wait.count()));  // ready or not, the send above tells
   }
   return std::nullopt;
 }
@@ -245,7 +246,7 @@ void handle_user_connection(const std::shared_ptr<Connection>& connection, doubl
       // Nothing yet: wait for the next bytes. A shutdown wakes this poll at
       // once; the 250 ms are for Windows, where it does not.
       pollfd ready{connection->socket.get(), POLLIN, 0};
-      poll(&ready, 1, 250);
+      poll(&ready, 1, 250);  // ready or not, the recv above tells
       continue;
     }
     // endregion

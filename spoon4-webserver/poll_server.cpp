@@ -286,7 +286,7 @@ bool serve(pollfd& slot, Connection& c, Clock::time_point now, double timeout,
   // then drop what it still sends until its FIN (or its time-out).
   if (c.closing && c.out.empty() && c.file_left == 0) {
     if (c.hung_up) return false;
-    if (!c.shut_down) shutdown(c.socket.get(), SHUT_WR);
+    if (!c.shut_down) shutdown(c.socket.get(), SHUT_WR);  // fails only if the peer is gone
     c.shut_down = true;
   }
   // (`in` grows only while a file is on its way: requests wait behind it.)

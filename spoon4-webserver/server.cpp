@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
     // Close gently: say we are done (FIN), then read what the client still
     // sends until it closes too. Closing with unread bytes would send a reset
     // instead, which can destroy the response before the client has read it.
-    shutdown(client_socket.get(), SHUT_WR);
+    shutdown(client_socket.get(), SHUT_WR);  // fails only if the client is gone: recv says so
     for (int pieces = 0; status != 408 && pieces < 16 && !net::stop_requested(); ++pieces) {
       if (time_left() < 0.001) break;
       if (net::set_timeouts(client_socket.get(), time_left()) != 0) break;  // then close at once

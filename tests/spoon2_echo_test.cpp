@@ -457,6 +457,8 @@ TEST(EchoServer, ExitsZeroWithinOneSecondOnSigtermWhileBlockedSendingToAClientTh
   ASSERT_TRUE(harness::wait_readable(hog.get(), harness::Clock::now() + harness::kPatience));
   server.signal(SIGTERM);  // ...and is blocked again, with part of its piece sent
   EXPECT_EQ(server.wait(1s), 0) << server.out() << server.err();
+  // The stop is the server's own doing, and says so: not an error of the client's.
+  EXPECT_EQ(server.out().find("Interrupted"), std::string::npos) << server.out();
 }
 
 // With no descriptor to spare, accept() fails at once, again and again: said

@@ -7,6 +7,15 @@ source "$(dirname "${BASH_SOURCE[0]}")/support/checks.sh"
 
 check "--help" 0 ./workshop --help
 contains "--help names every verb" "./workshop tour"
+check "no verb" 2 ./workshop
+contains "no verb says so" "error: which verb?"
+check "test --preset without a name" 2 ./workshop test --preset
+contains "test --preset without a name" "error: --preset needs a name"
+check "test with an unknown preset" 2 ./workshop test --preset nosuch
+contains "an unknown preset is named, before any build" "error: no preset 'nosuch'"
+lacks "an unknown preset builds nothing" "building"
+check "fuzz with a bad number of seconds" 2 ./workshop fuzz abc
+contains "fuzz with a bad number of seconds" "error: fuzz takes a whole number of seconds"
 check "an unknown verb" 2 ./workshop no-such-verb
 contains "an unknown verb" "error: unknown verb 'no-such-verb'"
 check "run without a program" 2 ./workshop run
