@@ -87,12 +87,14 @@ Connection connect_never_reading(std::uint16_t port) {
   return Connection(std::move(s));
 }
 
-// Sends without waiting until the socket takes no more (the server stopped reading us).
-void send_until_full(const Connection& c, const std::string& line) {
-  net::set_nonblocking(c.get());
-  while (::send(c.get(), line.data(), static_cast<int>(line.size()), 0) > 0) {
-  }
-  net::set_nonblocking(c.get(), false);
+// The most a socket's send buffer grows to: the third number of Linux's
+// tcp_wmem (where there is no /proc to ask, Linux's default, 4 MiB).
+std::size_t most_a_send_buffer_holds() {
+  std::ifstream in("/proc/sys/net/ipv4/tcp_wmem");
+  std::size_t least = 0;
+  std::size_t initial = 0;
+  std::size_t most = 0;
+  return in >> least >> initial >> most ? most : std::size_t{4} << 20;
 }
 
 // Lines of different lengths, each naming its sender and number: a line torn
@@ -673,17 +675,33 @@ TEST(ChatServer, ExitsZeroWithinOneSecondOnSigtermAndSigintClosingEveryConnectio
   GTEST_SKIP() << "Winsock wakes a send blocked on the hog only by closing its socket, which the "
                   "server leaves to the thread that owns it: there the stop waits out --timeout";
 #endif
+  // More than the system holds for the hog (its socket buffers), by 1 MiB:
+  // that MiB has nowhere to go, and the hog's writer waits in send_all_before.
+  // Far less than the outbox's 4 MiB, so the hog is not dropped for it.
+  const std::size_t flood = most_a_send_buffer_holds() + (1 << 20);
   for (const int signal_number : {SIGTERM, SIGINT}) {
     Room room({"--timeout", "30"});
     auto hog = room.admitted(connect_never_reading(room.port));
     auto talker = room.join();
-    auto quiet = room.join();
-    // A broadcast stuck on the hog (for up to 30 s) must not hold up the stop.
-    send_until_full(talker, std::string(4000, 'x') + "\n");
+    auto listener = room.join();
+    const std::string filler(4000, 'x');
+    for (std::size_t sent = 0, n = 0; sent < flood; ++n) {
+      const std::string line = fmt::format("{} {}\n", n, filler);
+      ASSERT_TRUE(talker.send_all(line));
+      ASSERT_EQ(listener.receive_line(), from(talker) + line) << "line " << n;
+      sent += from(talker).size() + line.size();
+    }
+    // A line logged is a line in every outbox: once the last is, the hog's
+    // writer holds a MiB more than its socket takes, and waits (for up to 30 s).
+    ASSERT_TRUE(talker.send_all("the last line\n"));
+    ASSERT_TRUE(room.server.wait_for_line(peer(talker) + " - the last line"));
+    ASSERT_EQ(room.server.out().find("Removed " + peer(hog)), std::string::npos)
+        << "the flood outgrew the outbox: no writer is left waiting on the hog";
+    // That wait must not hold up the stop.
     room.server.signal(signal_number);
     EXPECT_EQ(room.server.wait(1s), 0) << "signal " << signal_number << "\n" << room.server.err();
     EXPECT_NE(room.server.out().find("server stopped"), std::string::npos);
-    EXPECT_TRUE(quiet.closed_by_peer(1s));
+    EXPECT_TRUE(listener.closed_by_peer(1s));
     EXPECT_TRUE(talker.closed_by_peer(1s));
     EXPECT_TRUE(hog.closed_by_peer(1s));
   }
