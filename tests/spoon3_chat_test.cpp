@@ -16,7 +16,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -124,22 +123,6 @@ long open_descriptors(long pid, long below = 1L << 30) {
        it.increment(error))
     if (std::stol(it->path().filename().string()) < below) ++count;
   return count;
-}
-
-// User plus system CPU time of a process, in seconds (fields 14 and 15 of /proc/PID/stat).
-double cpu_seconds(long pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream fields(stat.substr(stat.rfind(')') + 2));  // after "PID (name) "
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i)
-    if (i >= 14) ticks += std::stod(field);
-#ifdef _WIN32
-  return 0;
-#else
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-#endif
 }
 
 // Nothing announces that a descriptor was closed: look every 10 ms, until
@@ -556,10 +539,11 @@ TEST(ChatServer, OutOfDescriptorsItSaysSoOnceDoesNotSpinAndRecovers) {
   waiting.push_back(connect_to(room.port));
   // Half a second out of descriptors: a spinning accept burns that half
   // second of CPU and writes megabytes of errors; nobody gets in either way.
-  const double cpu_before = cpu_seconds(pid);
+  const auto cpu_before = room.server.cpu_seconds();
   EXPECT_FALSE(room.server.wait_for_line("Got connection from", 500ms));
-  const double cpu_spent = cpu_seconds(pid) - cpu_before;
-  EXPECT_LT(cpu_spent, 0.25) << "seconds of CPU in half a second of waiting";
+  const auto cpu_after = room.server.cpu_seconds();
+  ASSERT_TRUE(cpu_before && cpu_after) << "no /proc/" << pid << "/stat";
+  EXPECT_LT(*cpu_after - *cpu_before, 0.25) << "seconds of CPU in half a second of waiting";
   const std::string said = room.server.err();
   EXPECT_LT(said.size(), 300U) << said.substr(0, 300);
   EXPECT_NE(said.find("accept: " + harness::reason(EMFILE)), std::string::npos) << said;

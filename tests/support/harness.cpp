@@ -414,9 +414,23 @@ void Child::restore_open_files() const {
   limit.rlim_cur = static_cast<rlim_t>(open_files_limit_);
   if (prlimit(pid_, RLIMIT_NOFILE, &limit, nullptr) != 0) ADD_FAILURE() << "prlimit failed";
 }
+
+std::optional<double> Child::cpu_seconds() const {
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+  const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto name_end = stat.rfind(')');
+  if (name_end == std::string::npos) return std::nullopt;
+  std::istringstream fields(stat.substr(name_end + 2));  // after "PID (name) ", field 3 on
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i)
+    if (i >= 14) ticks += std::stod(field);  // 14: utime, 15: stime, in clock ticks
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 #else
 bool Child::limit_open_files(int /*spare*/) { return false; }
 void Child::restore_open_files() const {}
+std::optional<double> Child::cpu_seconds() const { return std::nullopt; }
 #endif
 
 std::optional<int> Child::wait(std::chrono::milliseconds patience) {

@@ -85,6 +85,9 @@ class Child {
   // restore_open_files() gives it its old limit back.
   bool limit_open_files(int spare);
   void restore_open_files() const;
+  // Linux: the user plus system CPU time it has used so far, in seconds (from
+  // /proc/PID/stat): how a test tells waiting from spinning. Nothing elsewhere.
+  [[nodiscard]] std::optional<double> cpu_seconds() const;
 
   // Writes all of `data` to stdin. Other threads drain stdout and stderr
   // meanwhile, so a child that echoes what it reads cannot deadlock it.
