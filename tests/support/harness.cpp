@@ -476,13 +476,43 @@ bool wait_readable(net::socket_t s, Clock::time_point deadline) {
   }
 }
 
-bool Connection::send_all(std::string_view data) {
+bool wait_writable(net::socket_t s, Clock::time_point deadline) {
+  while (true) {
+    pollfd fd{s, POLLOUT, 0};
+    const int ready = ::poll(&fd, 1, remaining_ms(deadline));
+    if (ready > 0) return true;
+    if (ready == 0 || net::last_error() != EINTR) return false;
+  }
+}
+
+bool Connection::send_all(std::string_view data, std::chrono::milliseconds patience) {
+  const auto deadline = Clock::now() + patience;
+  const std::size_t total = data.size();
+  // Non-blocking while it sends: a blocking send of more than the socket has
+  // room for waits until all of it went, past any deadline. Here only poll
+  // waits, until there is room again (a peer reading) or the deadline.
+  net::set_nonblocking(socket_.get());
+  bool sent_all = true;
   while (!data.empty()) {
     const auto sent = ::send(socket_.get(), data.data(), static_cast<int>(data.size()), 0);
-    if (sent <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(sent));
+    if (sent > 0) {
+      data.remove_prefix(static_cast<std::size_t>(sent));
+      continue;
+    }
+    if (sent < 0 && net::last_error() == EINTR) continue;
+    if (sent == 0 || !net::would_block(net::last_error())) {
+      sent_all = false;  // reset, or hung up: the test checks what it expected
+      break;
+    }
+    if (!wait_writable(socket_.get(), deadline)) {
+      ADD_FAILURE() << "send_all: the peer took " << total - data.size() << " of " << total
+                    << " bytes, then no more until the deadline (" << patience.count() << " ms)";
+      sent_all = false;
+      break;
+    }
   }
-  return true;
+  net::set_nonblocking(socket_.get(), false);  // a Connection blocks, as it did before
+  return sent_all;
 }
 
 std::string Connection::receive_some(std::chrono::milliseconds patience) {
