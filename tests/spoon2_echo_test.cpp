@@ -481,6 +481,14 @@ TEST(EchoServer, AnAcceptFailingForWantOfDescriptorsIsSaidOnceAndTheServerRecove
       clients.back().shutdown_write();
     }
     ASSERT_TRUE(server.wait_for_err("accept: ")) << program << server.err();
+    // Half a second out of descriptors, the last client unserved: a server
+    // that retries at once spins through it (half a second of CPU, on a free
+    // core); one that backs off spends hardly any.
+    const auto cpu_before = server.cpu_seconds();
+    EXPECT_EQ(clients.back().receive_some(500ms), "") << program;
+    const auto cpu_after = server.cpu_seconds();
+    ASSERT_TRUE(cpu_before && cpu_after) << "no /proc/" << server.pid() << "/stat";
+    EXPECT_LT(*cpu_after - *cpu_before, 0.25) << program << ": seconds of CPU in half a second";
     server.restore_open_files();
     for (auto& client : clients)
       EXPECT_EQ(client.receive_until_close(),

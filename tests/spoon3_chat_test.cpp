@@ -16,7 +16,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -87,12 +86,14 @@ Connection connect_never_reading(std::uint16_t port) {
   return Connection(std::move(s));
 }
 
-// Sends without waiting until the socket takes no more (the server stopped reading us).
-void send_until_full(const Connection& c, const std::string& line) {
-  net::set_nonblocking(c.get());
-  while (::send(c.get(), line.data(), static_cast<int>(line.size()), 0) > 0) {
-  }
-  net::set_nonblocking(c.get(), false);
+// The most a socket's send buffer grows to: the third number of Linux's
+// tcp_wmem (where there is no /proc to ask, Linux's default, 4 MiB).
+std::size_t most_a_send_buffer_holds() {
+  std::ifstream in("/proc/sys/net/ipv4/tcp_wmem");
+  std::size_t least = 0;
+  std::size_t initial = 0;
+  std::size_t most = 0;
+  return in >> least >> initial >> most ? most : std::size_t{4} << 20;
 }
 
 // Lines of different lengths, each naming its sender and number: a line torn
@@ -122,22 +123,6 @@ long open_descriptors(long pid, long below = 1L << 30) {
        it.increment(error))
     if (std::stol(it->path().filename().string()) < below) ++count;
   return count;
-}
-
-// User plus system CPU time of a process, in seconds (fields 14 and 15 of /proc/PID/stat).
-double cpu_seconds(long pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream fields(stat.substr(stat.rfind(')') + 2));  // after "PID (name) "
-  std::string field;
-  double ticks = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i)
-    if (i >= 14) ticks += std::stod(field);
-#ifdef _WIN32
-  return 0;
-#else
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-#endif
 }
 
 // Nothing announces that a descriptor was closed: look every 10 ms, until
@@ -554,10 +539,11 @@ TEST(ChatServer, OutOfDescriptorsItSaysSoOnceDoesNotSpinAndRecovers) {
   waiting.push_back(connect_to(room.port));
   // Half a second out of descriptors: a spinning accept burns that half
   // second of CPU and writes megabytes of errors; nobody gets in either way.
-  const double cpu_before = cpu_seconds(pid);
+  const auto cpu_before = room.server.cpu_seconds();
   EXPECT_FALSE(room.server.wait_for_line("Got connection from", 500ms));
-  const double cpu_spent = cpu_seconds(pid) - cpu_before;
-  EXPECT_LT(cpu_spent, 0.25) << "seconds of CPU in half a second of waiting";
+  const auto cpu_after = room.server.cpu_seconds();
+  ASSERT_TRUE(cpu_before && cpu_after) << "no /proc/" << pid << "/stat";
+  EXPECT_LT(*cpu_after - *cpu_before, 0.25) << "seconds of CPU in half a second of waiting";
   const std::string said = room.server.err();
   EXPECT_LT(said.size(), 300U) << said.substr(0, 300);
   EXPECT_NE(said.find("accept: " + harness::reason(EMFILE)), std::string::npos) << said;
@@ -673,17 +659,33 @@ TEST(ChatServer, ExitsZeroWithinOneSecondOnSigtermAndSigintClosingEveryConnectio
   GTEST_SKIP() << "Winsock wakes a send blocked on the hog only by closing its socket, which the "
                   "server leaves to the thread that owns it: there the stop waits out --timeout";
 #endif
+  // More than the system holds for the hog (its socket buffers), by 1 MiB:
+  // that MiB has nowhere to go, and the hog's writer waits in send_all_before.
+  // Far less than the outbox's 4 MiB, so the hog is not dropped for it.
+  const std::size_t flood = most_a_send_buffer_holds() + (1 << 20);
   for (const int signal_number : {SIGTERM, SIGINT}) {
     Room room({"--timeout", "30"});
     auto hog = room.admitted(connect_never_reading(room.port));
     auto talker = room.join();
-    auto quiet = room.join();
-    // A broadcast stuck on the hog (for up to 30 s) must not hold up the stop.
-    send_until_full(talker, std::string(4000, 'x') + "\n");
+    auto listener = room.join();
+    const std::string filler(4000, 'x');
+    for (std::size_t sent = 0, n = 0; sent < flood; ++n) {
+      const std::string line = fmt::format("{} {}\n", n, filler);
+      ASSERT_TRUE(talker.send_all(line));
+      ASSERT_EQ(listener.receive_line(), from(talker) + line) << "line " << n;
+      sent += from(talker).size() + line.size();
+    }
+    // A line logged is a line in every outbox: once the last is, the hog's
+    // writer holds a MiB more than its socket takes, and waits (for up to 30 s).
+    ASSERT_TRUE(talker.send_all("the last line\n"));
+    ASSERT_TRUE(room.server.wait_for_line(peer(talker) + " - the last line"));
+    ASSERT_EQ(room.server.out().find("Removed " + peer(hog)), std::string::npos)
+        << "the flood outgrew the outbox: no writer is left waiting on the hog";
+    // That wait must not hold up the stop.
     room.server.signal(signal_number);
     EXPECT_EQ(room.server.wait(1s), 0) << "signal " << signal_number << "\n" << room.server.err();
     EXPECT_NE(room.server.out().find("server stopped"), std::string::npos);
-    EXPECT_TRUE(quiet.closed_by_peer(1s));
+    EXPECT_TRUE(listener.closed_by_peer(1s));
     EXPECT_TRUE(talker.closed_by_peer(1s));
     EXPECT_TRUE(hog.closed_by_peer(1s));
   }

@@ -414,9 +414,23 @@ void Child::restore_open_files() const {
   limit.rlim_cur = static_cast<rlim_t>(open_files_limit_);
   if (prlimit(pid_, RLIMIT_NOFILE, &limit, nullptr) != 0) ADD_FAILURE() << "prlimit failed";
 }
+
+std::optional<double> Child::cpu_seconds() const {
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+  const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto name_end = stat.rfind(')');
+  if (name_end == std::string::npos) return std::nullopt;
+  std::istringstream fields(stat.substr(name_end + 2));  // after "PID (name) ", field 3 on
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i)
+    if (i >= 14) ticks += std::stod(field);  // 14: utime, 15: stime, in clock ticks
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 #else
 bool Child::limit_open_files(int /*spare*/) { return false; }
 void Child::restore_open_files() const {}
+std::optional<double> Child::cpu_seconds() const { return std::nullopt; }
 #endif
 
 std::optional<int> Child::wait(std::chrono::milliseconds patience) {
@@ -462,13 +476,43 @@ bool wait_readable(net::socket_t s, Clock::time_point deadline) {
   }
 }
 
-bool Connection::send_all(std::string_view data) {
+bool wait_writable(net::socket_t s, Clock::time_point deadline) {
+  while (true) {
+    pollfd fd{s, POLLOUT, 0};
+    const int ready = ::poll(&fd, 1, remaining_ms(deadline));
+    if (ready > 0) return true;
+    if (ready == 0 || net::last_error() != EINTR) return false;
+  }
+}
+
+bool Connection::send_all(std::string_view data, std::chrono::milliseconds patience) {
+  const auto deadline = Clock::now() + patience;
+  const std::size_t total = data.size();
+  // Non-blocking while it sends: a blocking send of more than the socket has
+  // room for waits until all of it went, past any deadline. Here only poll
+  // waits, until there is room again (a peer reading) or the deadline.
+  net::set_nonblocking(socket_.get());
+  bool sent_all = true;
   while (!data.empty()) {
     const auto sent = ::send(socket_.get(), data.data(), static_cast<int>(data.size()), 0);
-    if (sent <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(sent));
+    if (sent > 0) {
+      data.remove_prefix(static_cast<std::size_t>(sent));
+      continue;
+    }
+    if (sent < 0 && net::last_error() == EINTR) continue;
+    if (sent == 0 || !net::would_block(net::last_error())) {
+      sent_all = false;  // reset, or hung up: the test checks what it expected
+      break;
+    }
+    if (!wait_writable(socket_.get(), deadline)) {
+      ADD_FAILURE() << "send_all: the peer took " << total - data.size() << " of " << total
+                    << " bytes, then no more until the deadline (" << patience.count() << " ms)";
+      sent_all = false;
+      break;
+    }
   }
-  return true;
+  net::set_nonblocking(socket_.get(), false);  // a Connection blocks, as it did before
+  return sent_all;
 }
 
 std::string Connection::receive_some(std::chrono::milliseconds patience) {

@@ -85,6 +85,9 @@ class Child {
   // restore_open_files() gives it its old limit back.
   bool limit_open_files(int spare);
   void restore_open_files() const;
+  // Linux: the user plus system CPU time it has used so far, in seconds (from
+  // /proc/PID/stat): how a test tells waiting from spinning. Nothing elsewhere.
+  [[nodiscard]] std::optional<double> cpu_seconds() const;
 
   // Writes all of `data` to stdin. Other threads drain stdout and stderr
   // meanwhile, so a child that echoes what it reads cannot deadlock it.
@@ -154,7 +157,9 @@ class Connection {
  public:
   explicit Connection(net::Socket s) : socket_(std::move(s)) {}
   [[nodiscard]] net::socket_t get() const { return socket_.get(); }
-  bool send_all(std::string_view data);
+  // Sends all of `data`, waiting for room as needed; false if the peer reset or
+  // hung up, and a failed test besides if it took no more until the deadline.
+  bool send_all(std::string_view data, std::chrono::milliseconds patience = kPatience);
   // Whatever arrives next (empty when the peer has closed or the deadline passed).
   std::string receive_some(std::chrono::milliseconds patience = kPatience);
   // Reads until `count` bytes have come (or EOF, or the deadline).
@@ -202,6 +207,8 @@ std::string reason(int posix_error);
 bool is_refused(int code);
 // Waits until `s` is readable (or the deadline): the event every read waits on.
 bool wait_readable(net::socket_t s, Clock::time_point deadline);
+// Waits until `s` has room to send more (or the deadline).
+bool wait_writable(net::socket_t s, Clock::time_point deadline);
 
 // While one lives, every child started gets a setsockopt() that refuses
 // `option` (IPV6_V6ONLY, SO_REUSEADDR, SO_RCVTIMEO) with ENOPROTOOPT
