@@ -4,7 +4,7 @@
 // (send), and is free for the next one. Each visitor is written to a log file.
 //
 // Try it:  ./workshop run spoon2-echo/server
-//          nc 127.0.0.1 12345          (or ./workshop run spoon2-echo/client)
+//          nc -N 127.0.0.1 12345        (or ./workshop run spoon2-echo/client)
 #include "common/cli.hpp"
 #include "common/net.hpp"
 

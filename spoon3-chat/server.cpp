@@ -92,6 +92,16 @@ struct Connection {
   Clock::time_point waiting_since;         // when the oldest of them came
   bool leaving = false;                    // out of the room: send what is left, then hang up
   Connection(net::Socket s, std::string p) : socket(std::move(s)), peer(std::move(p)) {}
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  Connection(Connection&&) = delete;
+  Connection& operator=(Connection&&) = delete;
+  // The last thread to let go of a client closes its socket: say so, as the
+  // echo server does, once its descriptor is free again.
+  ~Connection() {
+    socket.reset();
+    fmt::print("Closed {}\n", peer);
+  }
 };
 
 // The room. The talk's Python shared this list between threads without a lock;
