@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -122,6 +123,26 @@ long open_descriptors(long pid, long below = 1L << 30) {
        it.increment(error))
     if (std::stol(it->path().filename().string()) < below) ++count;
   return count;
+}
+
+// What is wrong with the next line client `me` received (its `got`-th), or
+// "" when it is the next line of its sender, whole and in order: count,
+// order and tearing in one check. `next` holds the number expected next from
+// each sender; `expected(sender, number)` is that line's text.
+std::string wrong_line(int me, int got, const std::optional<std::string>& line,
+                       const std::map<std::string, int>& sender_of, std::vector<int>& next,
+                       const std::function<std::string(int, int)>& expected) {
+  if (!line) return fmt::format("client {}: only {} lines arrived", me, got);
+  const auto dash = line->find(" - ");
+  const auto sender =
+      dash == std::string::npos ? sender_of.end() : sender_of.find(line->substr(0, dash + 3));
+  if (sender == sender_of.end() || sender->second == me)
+    return fmt::format("client {}: a line not for it: {}", me, *line);
+  const int number = next[static_cast<std::size_t>(sender->second)]++;
+  if (*line != sender->first + expected(sender->second, number) + "\n")
+    return fmt::format("client {}: from c{} expected line {}, got: {}", me, sender->second, number,
+                       *line);
+  return "";
 }
 
 bool is_program(const char* path) { return std::filesystem::exists(path); }
@@ -255,17 +276,7 @@ TEST(ChatServer, TwentyClientsSendingFiftyLinesEachAtOnceGetEveryLineOnceInOrder
         if (!me.send_all(text(i, n) + "\n")) failure = "a send failed";
       std::vector<int> next(kClients, 0);  // the number we expect next from each sender
       for (int got = 0; failure.empty() && got < (kClients - 1) * kLines; ++got) {
-        const auto line = me.receive_line();
-        const auto dash = line ? line->find(" - ") : std::string::npos;
-        const auto sender =
-            dash == std::string::npos ? sender_of.end() : sender_of.find(line->substr(0, dash + 3));
-        if (!line)
-          failure = fmt::format("client {}: only {} lines arrived", i, got);
-        else if (sender == sender_of.end() || sender->second == i)
-          failure = fmt::format("client {}: a line not for it: {}", i, *line);
-        else if (*line != sender->first + text(sender->second, next[sender->second]++) + "\n")
-          failure = fmt::format("client {}: from c{} expected line {}, got: {}", i, sender->second,
-                                next[sender->second] - 1, *line);
+        failure = wrong_line(i, got, me.receive_line(), sender_of, next, text);
       }
       ++finished;
     });
@@ -429,18 +440,8 @@ TEST(ChatServer, NothingIsLostOrTornWhileTenClientsResetInTheMiddleOfTheRoom) {
       std::string& failure = failures[static_cast<std::size_t>(i)];
       std::vector<int> next(kHealthy, 0);
       for (int got = 0; failure.empty() && got < (kHealthy - 1) * kLines; ++got) {
-        const auto line = me.receive_line();
-        const auto dash = line ? line->find(" - ") : std::string::npos;
-        const auto sender =
-            dash == std::string::npos ? sender_of.end() : sender_of.find(line->substr(0, dash + 3));
-        if (!line)
-          failure = fmt::format("client {}: only {} lines arrived", i, got);
-        else if (sender == sender_of.end() || sender->second == i)
-          failure = fmt::format("client {}: a line not for it: {}", i, *line);
-        else if (*line !=
-                 sender->first + numbered(sender->second, next[sender->second]++, kLength) + "\n")
-          failure = fmt::format("client {}: from c{} expected line {}, got: {}", i, sender->second,
-                                next[sender->second] - 1, *line);
+        failure = wrong_line(i, got, me.receive_line(), sender_of, next,
+                             [](int sender, int n) { return numbered(sender, n, kLength); });
         const std::scoped_lock lock(progress_lock);
         ++received;
         progressed.notify_all();
