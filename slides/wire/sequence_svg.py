@@ -245,6 +245,9 @@ def main(argv):
         else:
             drifted.append(f"{svg}: {'missing' if have is None else 'differs from'} what "
                            f"{path.name} makes")
+    for svg in sorted(folder.glob("*.svg")):
+        if not svg.with_suffix(".events").exists():
+            drifted.append(f"{svg}: no {svg.with_suffix('.events').name} to draw it from")
     for line in drifted:
         print(f"error: {line}", file=sys.stderr)
     if drifted:
