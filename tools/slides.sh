@@ -2,7 +2,8 @@
 # tools/slides.sh [--update] [--test] — `./workshop slides` (which installs
 # Node.js, npm and Chromium first): the deck, rendered with Marp into
 # build/slides/, one HTML file and a PNG per slide (when CHROME_PATH names a
-# Chromium). --update first copies the lessons' code into the deck's blocks;
+# Chromium). --update first copies the lessons' code into the deck's blocks,
+# and captures the sequence diagrams of slides/wire/ again (capture.py);
 # --test then runs the browser test, and refuses a deck that has drifted from
 # the lessons (without it, a drifted deck renders, with a warning).
 set -euo pipefail
@@ -17,7 +18,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # to the lessons (../spoon2-echo/) get one more ../, and each SVG picture is
 # put inside as a data: URL, so the HTML is a file of its own.
 copy_deck() {  # copy_deck OUT.md
-  local line alt file image='^!\[([^]]*)\]\(([A-Za-z0-9_.-]+\.svg)\)$'
+  local line alt file image='^!\[([^]]*)\]\(([A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?\.svg)\)$'
   while IFS= read -r line; do
     if [[ $line =~ $image ]] && [ -f "slides/${BASH_REMATCH[2]}" ]; then
       alt="${BASH_REMATCH[1]}" file="slides/${BASH_REMATCH[2]}"
@@ -47,6 +48,17 @@ done
 
 if [ -n "$update" ]; then
   cmake -D MODE=update -D "DECK=$deck" -P slides/regions.cmake || die "the deck was not updated (see above)"
+  # The sequence diagrams: each exchange captured again (as root; without the
+  # right to capture, the committed captures stay), then every SVG drawn again.
+  python3 slides/wire/capture.py --update || die "the diagrams were not captured again (see above)"
+  python3 slides/wire/sequence_svg.py --update slides/wire || die "the diagrams were not drawn (see above)"
+fi
+if ! report="$(python3 slides/wire/sequence_svg.py --check slides/wire 2>&1)"; then
+  if [ -n "$run_test" ]; then
+    printf '%s\n' "$report" >&2
+    die "a diagram differs from its events: ./workshop slides --update draws it again"
+  fi
+  printf 'warning: a diagram differs from its events; the slides show it as it is:\n%s\n' "$report" >&2
 fi
 if ! report="$(cmake -D MODE=check -D "DECK=$deck" -P slides/regions.cmake 2>&1)"; then
   if [ -n "$run_test" ]; then
