@@ -66,12 +66,23 @@ def deadline():
 class Program:
     """A program started with its output on a pipe, read a line at a time with a deadline."""
 
+    running = []  # every one started, so that a failed step leaves none behind
+
     def __init__(self, command, name, stdin=subprocess.DEVNULL):
         self.name = name
         self.process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT)
         self.buffer = b""
         self.output = []
+        Program.running.append(self.process)
+
+    @staticmethod
+    def kill_the_rest():
+        for process in Program.running:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        Program.running.clear()
 
     def wait_for_line(self, pattern, until):
         selector = selectors.DefaultSelector()
@@ -348,7 +359,10 @@ def capture(name, build, wire_events):
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         pcap = scratch / f"{name}.pcap"
-        port = exchange(build, scratch, Capture(pcap))
+        try:
+            port = exchange(build, scratch, Capture(pcap))
+        finally:
+            Program.kill_the_rest()
         return events_file(name, events_of(wire_events, pcap, port))
 
 
