@@ -79,13 +79,26 @@ def parse(text):
     return header, notes, packets
 
 
+# A packet's line: data first (its text quoted, escaped, maybe cut with …), then flags.
+PACKET = re.compile(r'^(?:((?:UDP )?\d+ bytes) ("(?:[^"\\]|\\.)*"…?))?(?:(?: \+ )?(.+))?$')
+
+
+def parts(what):
+    """(count, text, flags): '24 bytes', '"Thank you…"', ['FIN']; any of them may be missing."""
+    match = PACKET.match(what)
+    if not match or not (match[1] or match[3]):
+        raise BadEvents(f"not a packet: {what!r}")
+    return match[1], match[2], match[3].split(" + ") if match[3] else []
+
+
 def kind(what):
     """handshake, data, fin or rst: what a packet's line says it does."""
-    if "RST" in what.split(" + ")[-1] or what.startswith("ICMP"):
+    count, _, flags = parts(what)
+    if "RST" in flags or what.startswith("ICMP"):
         return "rst"
-    if what.endswith("FIN"):
+    if "FIN" in flags:
         return "fin"
-    if " bytes" in what:
+    if count:
         return "data"
     return "handshake"
 
@@ -98,16 +111,12 @@ def number(value):
 
 def label(what):
     """An arrow's text: the count and flags in the body font, the bytes as code."""
-    parts = []
-    for part in what.split(" + "):
-        match = re.match(r'^((?:UDP )?\d+ bytes) (".*)$', part)
-        if match:
-            parts.append(
-                f'{html.escape(match[1])} <tspan class="bytes">{html.escape(match[2])}</tspan>'
-            )
-        else:
-            parts.append(f'<tspan class="flag">{html.escape(part)}</tspan>')
-    return " + ".join(parts)
+    count, text, flags = parts(what)
+    shown = []
+    if count:
+        shown.append(f'{html.escape(count)} <tspan class="bytes">{html.escape(text)}</tspan>')
+    shown += [f'<tspan class="flag">{html.escape(flag)}</tspan>' for flag in flags]
+    return " + ".join(shown)
 
 
 def render(text):
@@ -124,8 +133,8 @@ def render(text):
         + html.escape("; ".join(f"{s} → {'server' if s == 'client' else 'client'} {w}"
                                 for s, w in packets))
         + "</title>",
-        "  <!-- Made by slides/wire/sequence_svg.py from the .events file of the same name:",
-        "       edit that (or capture it again, slides/wire/capture.py), not this. -->",
+        "  <!-- Drawn by slides/wire/sequence_svg.py from the .events file of the same name,",
+        "       which slides/wire/capture.py captured: capture again, do not edit. -->",
         "  <defs>",
     ]
     for name, color in COLORS.items():
@@ -163,7 +172,7 @@ def render(text):
             f'  <line class="lifeline" x1="{x}" y1="88" x2="{x}" y2="{number(bottom)}"/>',
         ]
     # One arrow a packet, its label above it, along its slope.
-    angle_of = {}
+    ends_of = {}
     for index, (sender, what) in enumerate(packets):
         receiver = "server" if sender == "client" else "client"
         x1, x2 = x_of[sender], x_of[receiver]
@@ -175,7 +184,7 @@ def render(text):
         angle = math.degrees(math.atan2(y2 - y1, x2 - x1))
         if angle > 90:
             angle -= 180  # text reads left to right, on either arrow
-        angle_of[index + 1] = (y1, y2)
+        ends_of[index + 1] = (y1, y2)
         middle_x, middle_y = (x1 + x2) / 2, (y1 + y2) / 2 - 9
         out += [
             f'  <line x1="{x1}" y1="{number(y1)}" x2="{end_x}" y2="{number(y2)}" '
@@ -186,7 +195,7 @@ def render(text):
         ]
     # Notes: what a program's call did, beside its lifeline, at that arrow's end.
     for packet, side, text in notes:
-        y1, y2 = angle_of[packet]
+        y1, y2 = ends_of[packet]
         sender = packets[packet - 1][0]
         y = (y1 if side == sender else y2) + 5
         if side == "client":
