@@ -153,7 +153,7 @@ def thank_you(build, scratch, capture):
 
 
 def half_close(build, scratch, capture):
-    """echo_client sends a line, reads its echo, then half-closes: the server echoes, then closes."""
+    """echo_client sends a line and reads its echo, then half-closes; then the server closes."""
     server, port = start_server(build, "spoon2-echo/echo_server")
     with capture(port):
         client = Program([str(build / "spoon2-echo/echo_client"), "--port", str(port)],
@@ -288,8 +288,8 @@ def start_tcpdump(pcap, expression):
     """tcpdump writing PCAP (-U: each packet at once), once it says 'listening on'."""
     # --print: also one line a packet on stdout, which is how we know what it has read.
     # Debian before 12 keeps it in /usr/sbin, which a user's PATH may lack.
-    tcpdump = shutil.which("tcpdump") or shutil.which("tcpdump", path="/usr/sbin:/sbin") or "tcpdump"
-    command = [tcpdump, "-i", "lo", "-n", "-U", "--immediate-mode", "--print", "-l",
+    tcpdump = shutil.which("tcpdump") or shutil.which("tcpdump", path="/usr/sbin:/sbin")
+    command = [tcpdump or "tcpdump", "-i", "lo", "-n", "-U", "--immediate-mode", "--print", "-l",
                "-w", str(pcap), expression]
     try:
         tcpdump = Program(command, "tcpdump")

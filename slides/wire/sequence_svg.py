@@ -28,6 +28,7 @@ FIRST_Y = 128  # where the first arrow starts
 LEGEND_Y = 520  # the legend's top; the arrows end above it
 SLANT = 24  # how far an arrow falls on its way across
 MAX_PITCH = 56  # the distance between two arrows, at most
+MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 
 # The color of an arrow says what the packet does.
 COLORS = {
@@ -146,13 +147,13 @@ def render(text):
     out += [
         "    <style>",
         "      .side { font-size: 26px; font-weight: bold; text-anchor: middle; fill: #111827; }",
-        "      .program { font-family: DejaVu Sans Mono, Menlo, Consolas, monospace; font-size: 16px;"
+        f"      .program {{ font-family: {MONO}; font-size: 16px;"
         " text-anchor: middle; fill: #374151; }",
         "      .lifeline { stroke: #9ca3af; stroke-width: 2; stroke-dasharray: 6 6; }",
         "      .label { font-size: 18px; text-anchor: middle; fill: #111827; }",
         "      .flag { font-weight: bold; }",
-        "      .bytes { font-family: DejaVu Sans Mono, Menlo, Consolas, monospace; font-size: 16px; }",
-        "      .note { font-family: DejaVu Sans Mono, Menlo, Consolas, monospace; font-size: 15px;"
+        f"      .bytes {{ font-family: {MONO}; font-size: 16px; }}",
+        f"      .note {{ font-family: {MONO}; font-size: 15px;"
         " fill: #1b3a57; }",
         "      .legend { font-size: 15px; fill: #374151; }",
         "    </style>",
