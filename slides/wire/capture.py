@@ -40,6 +40,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import sequence_svg  # noqa: E402  (beside this file)
 
 PATIENCE = 10.0  # seconds: the longest any step may take
