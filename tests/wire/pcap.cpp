@@ -3,6 +3,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -92,8 +93,10 @@ std::optional<Ports> quoted_udp_ports(const Bytes& ip) {
   return Ports{ip.be16(at), ip.be16(at + 2)};
 }
 
-// The transport part of an IP packet, once the IP header is off.
-std::optional<Packet> transport(std::uint8_t protocol, const Bytes& segment) {
+// The transport part of an IP packet, once the IP header is off: the bytes
+// captured, and how long it was on the wire (tcpdump -s keeps only the start).
+std::optional<Packet> transport(std::uint8_t protocol, const Bytes& segment,
+                                std::size_t wire_size) {
   Packet packet;
   if (protocol == kTcp) {
     const std::size_t header = static_cast<std::size_t>(segment.u8(12) >> 4) * 4;
@@ -107,6 +110,7 @@ std::optional<Packet> transport(std::uint8_t protocol, const Bytes& segment) {
     packet.rst = (flags & 0x04U) != 0;
     packet.ack = (flags & 0x10U) != 0;
     packet.payload = std::string(segment.from(header).view());
+    packet.length = std::max(wire_size, segment.size()) - header;
     return packet;
   }
   if (protocol == kUdp) {
@@ -115,7 +119,8 @@ std::optional<Packet> transport(std::uint8_t protocol, const Bytes& segment) {
     packet.protocol = Protocol::udp;
     packet.source_port = segment.be16(0);
     packet.destination_port = segment.be16(2);
-    packet.payload = std::string(segment.from(8, length >= 8 ? length - 8 : 0).view());
+    packet.length = length >= 8 ? length - 8 : 0;
+    packet.payload = std::string(segment.from(8, packet.length).view());
     return packet;
   }
   const bool unreachable = (protocol == kIcmp && segment.u8(0) == 3 && segment.u8(1) == 3) ||
@@ -134,19 +139,21 @@ std::optional<Packet> ip_packet(const Bytes& ip) {
   if (version == 4) {
     const std::size_t header = std::size_t{ip.u8(0) & 0x0fU} * 4;
     std::size_t total = ip.be16(2);
-    if (total == 0 || total > ip.size()) total = ip.size();  // 0: a segmentation-offloaded packet
-    if (header < 20 || header > total) return std::nullopt;
+    if (total == 0) total = ip.size();  // 0: a packet too big for the field (segmentation offload)
+    const std::size_t captured = std::min(total, ip.size());  // less than total: cut by tcpdump -s
+    if (header < 20 || header > captured) return std::nullopt;
     if ((ip.be16(6) & 0x1fffU) != 0) return std::nullopt;  // a later fragment: no ports in it
-    return transport(ip.u8(9), ip.from(header, total - header));
+    return transport(ip.u8(9), ip.from(header, captured - header), total - header);
   }
   if (version == 6) {
     if (ip.size() < 40) return std::nullopt;
     std::size_t end = 40 + std::size_t{ip.be16(4)};
-    if (end == 40 || end > ip.size()) end = ip.size();
+    if (end == 40) end = ip.size();  // a jumbogram, or segmentation offload
+    const std::size_t captured = std::min(end, ip.size());
     std::uint8_t next = ip.u8(6);
     const std::size_t at = skip_ipv6_extensions(ip, next, 40);
-    if (at > end) return std::nullopt;
-    return transport(next, ip.from(at, end - at));
+    if (at > captured) return std::nullopt;
+    return transport(next, ip.from(at, captured - at), end - at);
   }
   return std::nullopt;
 }
@@ -285,6 +292,16 @@ std::string quoted(std::string_view bytes, std::size_t limit) {
   return text;
 }
 
+namespace {
+// The data as a line shows it: its first 40 bytes, and "…" when there was more
+// (also when the capture kept less of it than went over the wire).
+std::string shown(const Packet& packet) {
+  constexpr std::size_t kShown = 40;
+  const std::string_view kept = std::string_view(packet.payload).substr(0, kShown);
+  return quoted(kept, kShown) + (packet.length > kept.size() ? "…" : "");
+}
+}  // namespace
+
 std::optional<std::string> describe(const Packet& packet, std::uint16_t server_port) {
   // For ICMP the ports are the refused datagram's: the error goes back the other way.
   const bool icmp = packet.protocol == Protocol::icmp_port_unreachable;
@@ -304,12 +321,11 @@ std::optional<std::string> describe(const Packet& packet, std::uint16_t server_p
       add("ICMP port unreachable");
       break;
     case Protocol::udp:
-      add(fmt::format("UDP {} bytes {}", packet.payload.size(), quoted(packet.payload)));
+      add(fmt::format("UDP {} bytes {}", packet.length, shown(packet)));
       break;
     case Protocol::tcp:
       if (packet.syn) add(packet.ack ? "SYN-ACK" : "SYN");
-      if (!packet.payload.empty())
-        add(fmt::format("{} bytes {}", packet.payload.size(), quoted(packet.payload)));
+      if (packet.length > 0) add(fmt::format("{} bytes {}", packet.length, shown(packet)));
       if (packet.fin) add("FIN");
       if (packet.rst) add("RST");
       if (what.empty()) add("ACK");  // nothing but an acknowledgement (or a bare window update)

@@ -26,7 +26,8 @@ struct Packet {
   std::uint16_t source_port = 0;  // for ICMP: the ports of the datagram it refuses
   std::uint16_t destination_port = 0;
   bool syn = false, ack = false, fin = false, rst = false;  // TCP only
-  std::string payload;                                      // TCP or UDP data
+  std::size_t length = 0;  // how many bytes of data it carried (TCP or UDP)...
+  std::string payload;     // ...and those the capture kept (tcpdump -s may cut it short)
 };
 
 // The packets of a capture file, in capture order (what is not IPv4/IPv6 TCP,
