@@ -20,9 +20,11 @@ What makes a capture come out the same every time:
 - The pure ACKs after the handshake are left out. When the kernel acknowledges
   (at once, or up to 40 ms later with delayed ACK, or together with data) is
   timing, not the exchange; the legend of each diagram says they are missing.
-- tcpdump is stopped only once it has printed a last datagram we send to
-  ourselves on another port: it reads the packets in order, so every packet
-  of the exchange is in the file by then (a signal alone can lose the last ones).
+- The exchange starts only once tcpdump has printed a datagram we send to
+  ourselves on another port ("listening on" alone is not enough when other
+  captures start at the same time), and tcpdump is stopped only once it has
+  printed a last one: it reads the packets in order, so every packet of the
+  exchange is in the file by then (a signal alone can lose the last ones).
 """
 import argparse
 import difflib
@@ -85,7 +87,8 @@ class Program:
                 process.wait()
         Program.running.clear()
 
-    def wait_for_line(self, pattern, until):
+    def wait_for_line(self, pattern, until, or_none=False):
+        """The first line from now on that matches; at the deadline None (or_none) or Failed."""
         selector = selectors.DefaultSelector()
         selector.register(self.process.stdout, selectors.EVENT_READ)
         try:
@@ -99,6 +102,8 @@ class Program:
                         return match
                 left = until - time.monotonic()
                 if left <= 0 or not selector.select(left):
+                    if or_none:
+                        return None
                     raise Failed(f"{self.name} did not print /{pattern}/ in {PATIENCE:.0f} s; "
                                  f"it printed: {self.output}")
                 chunk = os.read(self.process.stdout.fileno(), 65536)
@@ -258,31 +263,58 @@ class Capture:
         return self
 
     def __enter__(self):
-        # The last datagram goes to this socket; tcpdump captures its port too.
+        # Two datagrams to this socket (tcpdump captures its port too) mark the
+        # start and the end; wire_events, asked for the server's port, leaves them out.
         self.marker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.marker.bind(("127.0.0.1", 0))
         marker_port = self.marker.getsockname()[1]
         self.tcpdump = start_tcpdump(self.pcap, f"port {self.port} or udp port {marker_port}")
+        try:
+            # "listening on" is not yet "capturing": once tcpdump has printed a
+            # packet sent after it, it sees every packet that follows.
+            self.mark(b"start")
+        except Failed:
+            self.stop()
+            raise
         return self
+
+    def mark(self, what):
+        """Sends WHAT to the marker port until tcpdump prints it: then it has all before it."""
+        # Why again: with other captures starting at the same time, a packet sent
+        # just after "listening on" is now and then never seen (libpcap 1.10,
+        # Linux 6.x); the next one is. So the start waits until tcpdump sees a
+        # datagram, sent again every 0.2 s, and the exchange starts only after.
+        printed = rf"\.{self.marker.getsockname()[1]}: UDP, length {len(what)}$"
+        until = deadline()
+        while time.monotonic() < until:
+            self.marker.sendto(what, self.marker.getsockname())
+            if self.tcpdump.wait_for_line(printed, min(until, time.monotonic() + 0.2), True):
+                return
+        raise Failed(f"tcpdump did not print the datagrams sent to its marker port in "
+                     f"{PATIENCE:.0f} s; it printed: {self.tcpdump.output}")
 
     def __exit__(self, kind, value, traceback):
         try:
             if kind is None:
                 # Every packet of the exchange is in the kernel's queue for tcpdump
                 # before this one: once tcpdump has printed it, the file has them all.
-                self.marker.sendto(b"end of the capture", self.marker.getsockname())
-                port = self.marker.getsockname()[1]
-                self.tcpdump.wait_for_line(rf"\.{port}: UDP", deadline())
+                self.mark(b"the end")
         finally:
-            self.marker.close()
-            self.tcpdump.process.send_signal(signal.SIGINT)
-            try:
-                self.tcpdump.process.wait(PATIENCE)
-            except subprocess.TimeoutExpired:
-                self.tcpdump.process.kill()
-                self.tcpdump.process.wait()
-            self.tcpdump.process.stdout.close()
+            self.stop()
         return False
+
+    def stop(self):
+        self.marker.close()
+        self.tcpdump.process.send_signal(signal.SIGINT)
+        try:
+            self.tcpdump.process.wait(PATIENCE)
+        except subprocess.TimeoutExpired:
+            self.tcpdump.process.kill()
+            self.tcpdump.process.wait()
+        rest = self.tcpdump.buffer + self.tcpdump.process.stdout.read()
+        self.tcpdump.output += rest.decode("utf-8", "replace").splitlines()
+        self.tcpdump.process.stdout.close()
+        Capture.last_output = self.tcpdump.output  # what tcpdump saw, for a report
 
 
 def start_tcpdump(pcap, expression):
@@ -421,6 +453,7 @@ def main(argv):
                 committed.splitlines(True), fresh.splitlines(True), "committed", "captured"))
             for remark in said:
                 print(f"  and: {remark}", file=sys.stderr)
+            print("  tcpdump said:", *Capture.last_output, sep="\n    ", file=sys.stderr)
         else:
             print(f"{name}: the capture matches {events.name}")
     if drifted and options.check:
