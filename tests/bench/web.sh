@@ -157,12 +157,11 @@ done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f\n", a / b }'; }
 rps() { local r="${best[$1]:-}"; printf '%s\n' "${r%% *}"; }
-row() { printf '| %-13s | %10s | %8s | %10s | %8s | %9s | %8s | %8s | %9s | %9s |\n' "$@"; }
+row() { printf '| %-12s | %16s | %8s | %11s | %8s | %16s | %6s | %8s | %11s | %14s |\n' "$@"; }
 echo ""
-row "" "keep-alive" "" "close" "" "fresh GET" "" "" "memory MB" "memory MB"
-row server "requests/s" "vs nginx" "requests/s" "vs nginx" "median ms" "p99 ms" "vs nginx" "at start" "$idle idle"
-printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "---------------" "-----------:" "---------:" "-----------:" \
-  "---------:" "----------:" "---------:" "---------:" "----------:" "----------:"
+row server "keep-alive req/s" "vs nginx" "close req/s" "vs nginx" "fresh GET median" "p99" "vs nginx" "MB at start" "MB, $idle idle"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "--------------" "-----------------:" "---------:" "------------:" \
+  "---------:" "-----------------:" "-------:" "---------:" "------------:" "---------------:"
 for name in "${names[@]}"; do
   if [ -n "${why_not[$name]:-}" ]; then
     row "$name" "not built" - - - - - - - -
@@ -186,8 +185,8 @@ for name in "${names[@]}"; do
 done
 echo "How to read this: requests/s are wrk's (more is better), keep-alive (many requests a"
 echo "connection) and Connection: close (a handshake each); \"vs nginx\" divides by nginx's in this"
-echo "run, same column. A fresh GET is connect, GET, the whole answer, close, timed $fresh times on new"
-echo "connections while $idle idle ones stay open (less is better); memory is the server's resident"
+echo "run, same column. A fresh GET is connect, GET, the whole answer, close, in ms, timed $fresh times"
+echo "on new connections while $idle idle ones stay open (less is better); memory is the server's resident"
 echo "set (nginx: its worker) at start and while holding them. server serves one client at a time:"
 echo "no keep-alive, no idle hold (n/a). spoon4-webserver/README.md, \"The numbers\", explains each row."
 
