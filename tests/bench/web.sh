@@ -185,10 +185,11 @@ for name in "${names[@]}"; do
 done
 echo "How to read this: requests/s are wrk's (more is better), keep-alive (many requests a"
 echo "connection) and Connection: close (a handshake each); \"vs nginx\" divides by nginx's in this"
-echo "run, same column. A fresh GET is connect, GET, the whole answer, close, in ms, timed $fresh times"
-echo "on new connections while $idle idle ones stay open (less is better); memory is the server's resident"
-echo "set (nginx: its worker) at start and while holding them. server serves one client at a time:"
-echo "no keep-alive, no idle hold (n/a). spoon4-webserver/README.md, \"The numbers\", explains each row."
+echo "run, same column. A fresh GET (ms, less is better) is connect, GET, the whole answer, close,"
+echo "timed $fresh times on new connections while $idle idle ones stay open. Memory is the server's"
+echo "resident set (nginx: its worker's), at start and while holding them. server serves one client"
+echo "at a time: no keep-alive, no idle hold (n/a). spoon4-webserver/README.md, \"The numbers\","
+echo "explains each row."
 
 # --- issue 15's targets ------------------------------------------------------------
 
