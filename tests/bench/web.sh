@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # `./workshop bench web`: spoon4's server, poll_server, epoll_server and
 # async_server beside nginx (one worker), in one run. First wrk against each
-# (keep-alive, then Connection: close); then each holding 10,000 idle
-# keep-alive connections (build/tests/idle_bench, tests/bench/idle_bench.cpp)
-# while fresh GETs are timed and its memory is read; then issue 15's targets,
-# met or not. BENCH_WEB_SECONDS (a wrk run, default 2), BENCH_WEB_CONNECTIONS
-# (wrk's, default 50), BENCH_WEB_ROUNDS (default 3), BENCH_WEB_IDLE (default
-# 10000), BENCH_WEB_FRESH (fresh GETs timed, default 200).
+# (keep-alive, then Connection: close; the server's CPU per request read from /proc);
+# then each holding 10,000 idle keep-alive connections (build/tests/idle_bench,
+# tests/bench/idle_bench.cpp) while fresh GETs are timed and its memory is read;
+# then issue 15's targets, met or not. BENCH_WEB_SECONDS (a wrk run, default 2),
+# BENCH_WEB_CONNECTIONS (wrk's, default 50), BENCH_WEB_ROUNDS (default 3),
+# BENCH_WEB_IDLE (default 10000), BENCH_WEB_FRESH (fresh GETs timed, default 200).
 # shellcheck source=tests/bench/bench.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bench.sh"
 seconds="${BENCH_WEB_SECONDS:-2}" connections="${BENCH_WEB_CONNECTIONS:-50}"
@@ -83,8 +83,8 @@ resident_mb() {  # resident_mb PID: its resident memory (RSS), in MB
 
 # --- wrk: keep-alive and Connection: close --------------------------------------
 
-# wrk_once CONNECTIONS SECONDS URL [wrk args]: one run; prints
-# "requests/s mean-latency-ms p99-ms errors", or nothing when wrk could not run.
+# wrk_once CONNECTIONS SECONDS URL [wrk args]: one run; prints "requests/s
+# mean-latency-ms p99-ms errors requests", or nothing when wrk could not run.
 wrk_once() {
   local out
   out="$(wrk -t1 -c"$1" -d"$2s" --latency "${@:4}" "$3" 2>&1)" || return 0
@@ -100,16 +100,24 @@ wrk_once() {
     $1 == "99%" { p99 = ms($2) }
     /Socket errors:/ { for (i = 3; i <= NF; i += 2) errors += $(i + 1) }  # connect N, read N, ...
     /Non-2xx or 3xx responses:/ { errors += $NF }
+    / requests in / { requests = $1 }
     /^Requests\/sec:/ { rps = $2 }
-    END { if (rps != "") printf "%.0f %.3f %.3f %d\n", rps, mean, p99, errors }' <<<"$out"
+    END { if (rps != "") printf "%.0f %.3f %.3f %d %d\n", rps, mean, p99, errors, requests }' <<<"$out"
 }
 
-declare -A wrk_port=() best=()  # best: "NAME MODE" -> its best run's "requests/s mean p99 errors"
+# cpu_ticks PID: the CPU time PID has used so far (user + system), in clock ticks;
+# empty where there is no /proc (macOS).
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || true; }
+
+declare -A wrk_port=() wrk_pid=() best=()  # best: "NAME MODE" -> its best run's wrk_once line
+declare -A ticks=() served=()  # "NAME MODE" -> the server's CPU ticks, and requests, over every run
 running=()  # the servers measured, in the table's order
 for name in "${names[@]}"; do
   [ -n "${why_not[$name]:-}" ] && continue
   start "$name"
+  wrk_pid[$name]=$!
   wrk_port[$name]=$(port_of "$name")
+  [ "$name" = nginx ] && wrk_pid[$name]=$(pgrep -P "${wrk_pid[$name]}" | head -1)  # its worker does the work
   running+=("$name")
 done
 echo ""
@@ -122,7 +130,13 @@ for _ in $(seq "$rounds"); do
       [ "$name" = server ] && [ "$mode" = keep-alive ] && continue
       close=()
       [ "$mode" = close ] && close=(-H "Connection: close")
+      before=$(cpu_ticks "${wrk_pid[$name]}")
       result=$(wrk_once "$connections" "$seconds" "http://127.0.0.1:${wrk_port[$name]}/" "${close[@]}")
+      after=$(cpu_ticks "${wrk_pid[$name]}")
+      if [ -n "$result" ] && [ -n "$before" ] && [ -n "$after" ]; then
+        ticks[$name $mode]=$((${ticks[$name $mode]:-0} + after - before))
+        served[$name $mode]=$((${served[$name $mode]:-0} + ${result##* }))
+      fi
       previous="${best[$name $mode]:-0}"
       if [ -n "$result" ] && [ "${result%% *}" -gt "${previous%% *}" ]; then best[$name $mode]="$result"; fi
     done
@@ -157,20 +171,29 @@ done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "-"; else printf "%.2f\n", a / b }'; }
 rps() { local r="${best[$1]:-}"; printf '%s\n' "${r%% *}"; }
-row() { printf '| %-12s | %16s | %8s | %11s | %8s | %16s | %6s | %8s | %11s | %14s |\n' "$@"; }
+# cpu_per_request "NAME MODE": the server's CPU time per request over all its runs, in microseconds.
+tick_us=$((1000000 / $(getconf CLK_TCK 2>/dev/null || echo 100)))
+cpu_per_request() {
+  awk -v t="${ticks[$1]:-}" -v n="${served[$1]:-}" -v us="$tick_us" \
+    'BEGIN { if (t == "" || n == "" || n == 0) print "-"; else printf "%.1f\n", t * us / n }'
+}
+row() { printf '| %-12s | %16s | %8s | %10s | %11s | %8s | %16s | %6s | %8s | %11s | %14s |\n' "$@"; }
 echo ""
-row server "keep-alive req/s" "vs nginx" "close req/s" "vs nginx" "fresh GET median" "p99" "vs nginx" "MB at start" "MB, $idle idle"
-printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "--------------" "-----------------:" "---------:" "------------:" \
-  "---------:" "-----------------:" "-------:" "---------:" "------------:" "---------------:"
+row server "keep-alive req/s" "vs nginx" "CPU us/req" "close req/s" "vs nginx" "fresh GET median" "p99" "vs nginx" \
+  "MB at start" "MB, $idle idle"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "--------------" "-----------------:" "---------:" "-----------:" \
+  "------------:" "---------:" "-----------------:" "-------:" "---------:" "------------:" "---------------:"
 for name in "${names[@]}"; do
   if [ -n "${why_not[$name]:-}" ]; then
-    row "$name" "not built" - - - - - - - -
+    row "$name" "not built" - - - - - - - - -
     continue
   fi
   keep="$(rps "$name keep-alive")"
   [ "$name" = server ] && keep="n/a"
   closed="$(rps "$name close")"
-  row "$name" "${keep:--}" "$(ratio "$(rps "$name keep-alive")" "$(rps "nginx keep-alive")")" \
+  cpu="$(cpu_per_request "$name keep-alive")"
+  [ "$name" = server ] && cpu="n/a"
+  row "$name" "${keep:--}" "$(ratio "$(rps "$name keep-alive")" "$(rps "nginx keep-alive")")" "$cpu" \
     "${closed:--}" "$(ratio "$closed" "$(rps "nginx close")")" \
     "${median[$name]:-n/a}" "${p99[$name]:-n/a}" "$(ratio "${median[$name]:-}" "${median[nginx]:-}")" \
     "${start_memory[$name]:-n/a}" "${memory[$name]:-n/a}"
@@ -178,18 +201,20 @@ done
 for name in "${names[@]}"; do
   [ -n "${why_not[$name]:-}" ] && echo "($name: ${why_not[$name]})"
   for mode in keep-alive close; do
-    read -r _ mean worst errors <<<"${best[$name $mode]:-- - - 0}"
+    read -r _ mean worst errors _ <<<"${best[$name $mode]:-- - - 0}"
     [ "$errors" -gt 0 ] && echo "($name, $mode: wrk counted $errors errors in its best run; latency mean $mean ms, p99 $worst ms)"
   done
   if [ -n "${held[$name]:-}" ] && [ "${held[$name]}" != "$idle" ]; then echo "($name held ${held[$name]} of $idle)"; fi
 done
 echo "How to read this: requests/s are wrk's (more is better), keep-alive (many requests a"
 echo "connection) and Connection: close (a handshake each); \"vs nginx\" divides by nginx's in this"
-echo "run, same column. A fresh GET (ms, less is better) is connect, GET, the whole answer, close,"
-echo "timed $fresh times on new connections while $idle idle ones stay open. Memory is the server's"
-echo "resident set (nginx: its worker's), at start and while holding them. server serves one client"
-echo "at a time: no keep-alive, no idle hold (n/a). spoon4-webserver/README.md, \"The numbers\","
-echo "explains each row."
+echo "run, same column. CPU us/req is the server's own CPU time per keep-alive request over all its"
+echo "runs: when wrk or the rest of the machine is the bottleneck, requests/s come out close or"
+echo "scrambled, and this still tells the servers apart. A fresh GET (ms, less is better) is connect,"
+echo "GET, the whole answer, close, timed $fresh times on new connections while $idle idle ones stay"
+echo "open. Memory is the server's resident set (nginx: its worker's), at start and while holding"
+echo "them. server serves one client at a time: no keep-alive, no idle hold (n/a)."
+echo "spoon4-webserver/README.md, \"The numbers\", explains each row."
 
 # --- issue 15's targets ------------------------------------------------------------
 
