@@ -177,12 +177,12 @@ cpu_per_request() {
   awk -v t="${ticks[$1]:-}" -v n="${served[$1]:-}" -v us="$tick_us" \
     'BEGIN { if (t == "" || n == "" || n == 0) print "-"; else printf "%.1f\n", t * us / n }'
 }
-row() { printf '| %-12s | %16s | %8s | %10s | %11s | %8s | %16s | %6s | %8s | %11s | %14s |\n' "$@"; }
+row() { printf '| %-12s | %16s | %8s | %10s | %11s | %8s | %16s | %8s | %8s | %11s | %14s |\n' "$@"; }
 echo ""
 row server "keep-alive req/s" "vs nginx" "CPU us/req" "close req/s" "vs nginx" "fresh GET median" "p99" "vs nginx" \
   "MB at start" "MB, $idle idle"
 printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "--------------" "-----------------:" "---------:" "-----------:" \
-  "------------:" "---------:" "-----------------:" "-------:" "---------:" "------------:" "---------------:"
+  "------------:" "---------:" "-----------------:" "---------:" "---------:" "------------:" "---------------:"
 for name in "${names[@]}"; do
   if [ -n "${why_not[$name]:-}" ]; then
     row "$name" "not built" - - - - - - - - -
