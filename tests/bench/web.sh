@@ -247,10 +247,10 @@ target poll_server "fresh GET median under 50 ms" "${median[poll_server]:--}" " 
 cpu_ratio() {  # cpu_ratio A B: A's CPU time per keep-alive request over B's, as "N x", or "-"
   local r
   r=$(ratio "$(cpu_per_request "$1 keep-alive" | tr -d -)" "$(cpu_per_request "$2 keep-alive" | tr -d -)")
-  [ "$r" = - ] && echo "not measured" || echo "$r x"
+  [ "$r" = - ] && echo "-" || echo "$r x"
 }
-echo "(The steadier measure, CPU time per keep-alive request, less is better: epoll_server"
-echo "$(cpu_ratio epoll_server nginx) nginx's, async_server $(cpu_ratio async_server poll_server) poll_server's, poll_server $(cpu_ratio poll_server nginx) nginx's.)"
+echo "(The steadier measure, CPU time per keep-alive request, less is better: epoll_server / nginx"
+echo "$(cpu_ratio epoll_server nginx), async_server / poll_server $(cpu_ratio async_server poll_server), poll_server / nginx $(cpu_ratio poll_server nginx).)"
 echo "How to read this: \"x\" is times the other server's number in this run. poll_server's targets are"
 echo "the ones it met before issue 15 (its README). The bench decides nothing: a missed target is a"
 echo "finding to explain, not a failure; one run on a busy machine can miss by a few percent, so run two."
