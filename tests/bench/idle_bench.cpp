@@ -17,6 +17,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -50,8 +51,8 @@ void send_request(const net::Socket& s, const std::string& request) {
   }
 }
 
-// Reads one whole response: the header up to its blank line, then
-// Content-Length bytes of body (every server measured here sends one).
+// Reads one whole response, which must be a 200: the header up to its blank
+// line, then Content-Length bytes of body (every server measured here sends one).
 void read_response(const net::Socket& s) {
   std::string text;
   char buffer[4096];
@@ -61,6 +62,8 @@ void read_response(const net::Socket& s) {
     if (header_end == std::string::npos &&
         (header_end = text.find("\r\n\r\n")) != std::string::npos) {
       header_end += 4;
+      if (!text.starts_with("HTTP/1.1 200 ") && !text.starts_with("HTTP/1.0 200 "))
+        cli::fail_because("it answered " + text.substr(0, text.find('\r')), "a response");
       std::string header = text.substr(0, header_end);
       std::transform(header.begin(), header.end(), header.begin(),
                      [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
