@@ -46,7 +46,7 @@ std::string u32(std::uint32_t value, bool big_endian) {
   return bytes;
 }
 
-std::string byte(unsigned value) { return std::string(1, static_cast<char>(value & 0xffU)); }
+std::string byte(unsigned value) { return {static_cast<char>(value & 0xffU)}; }
 
 constexpr unsigned kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10;
 
