@@ -46,24 +46,29 @@ std::string u32(std::uint32_t value, bool big_endian) {
   return bytes;
 }
 
+std::string byte(unsigned value) { return {static_cast<char>(value & 0xffU)}; }
+
 constexpr unsigned kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10;
 
 std::string tcp(unsigned from, unsigned to, unsigned flags, const std::string& data = {}) {
-  return be16(from) + be16(to) + std::string(8, '\0') + "\x50" + static_cast<char>(flags) +
-         be16(65535) + std::string(4, '\0') + data;
+  // Sequence and acknowledgement numbers 0; a 20-byte header (0x50); the flags.
+  return be16(from) + be16(to) + std::string(8, '\0') + byte(0x50) + byte(flags) + be16(65535) +
+         std::string(4, '\0') + data;
 }
 std::string udp(unsigned from, unsigned to, const std::string& data) {
   return be16(from) + be16(to) + be16(8 + static_cast<unsigned>(data.size())) + be16(0) + data;
 }
 std::string ipv4(unsigned protocol, const std::string& payload) {
-  return "\x45" + std::string(1, '\0') + be16(20 + static_cast<unsigned>(payload.size())) +
-         std::string(4, '\0') + "\x40" + static_cast<char>(protocol) + std::string(2, '\0') +
+  // Version 4, a 20-byte header (0x45); TTL 64; 127.0.0.1 to 127.0.0.1.
+  return byte(0x45) + byte(0) + be16(20 + static_cast<unsigned>(payload.size())) +
+         std::string(4, '\0') + byte(64) + byte(protocol) + std::string(2, '\0') +
          std::string("\x7f\0\0\x01\x7f\0\0\x01", 8) + payload;
 }
 std::string ipv6(unsigned next, const std::string& payload) {
-  return "\x60" + std::string(3, '\0') + be16(static_cast<unsigned>(payload.size())) +
-         static_cast<char>(next) + "\x40" + std::string(15, '\0') + "\x01" + std::string(15, '\0') +
-         "\x01" + payload;
+  // Version 6; hop limit 64; ::1 to ::1.
+  return byte(0x60) + std::string(3, '\0') + be16(static_cast<unsigned>(payload.size())) +
+         byte(next) + byte(64) + std::string(15, '\0') + byte(1) + std::string(15, '\0') + byte(1) +
+         payload;
 }
 std::string icmp_port_unreachable(const std::string& refused_ipv4) {
   return std::string("\x03\x03", 2) + std::string(6, '\0') + refused_ipv4;
@@ -126,6 +131,7 @@ const std::vector<std::string> kThankYouLines = {
 std::vector<std::string> framed(const std::vector<std::string>& packets,
                                 std::string (*frame)(const std::string&)) {
   std::vector<std::string> frames;
+  frames.reserve(packets.size());
   for (const std::string& packet : packets)
     frames.push_back(frame(packet));
   return frames;

@@ -65,6 +65,25 @@ contains "the tour's chat: the others hear it" "bob     | From 127.0.0.1:"
 contains "the tour's chat: quit removes a client" ": left"
 contains "the tour's chat: the stop hangs up on everyone" "server stopping"
 
+lacks "the plain tour shows no packets" "wire    |"
+
+# The tour with its packets: as root (CI), each step's capture; without the
+# right to capture, one line and the plain tour.
+if [ "$(id -u)" -eq 0 ]; then
+  check "the tour with its packets" 0 ./workshop tour --wire spoon2-echo
+  contains "the wire shows the handshake" "wire    | +0.000 client → server  SYN"
+  contains "the wire shows the thanks" 'server → client  24 bytes "Thank you for connecting"'
+  contains "the wire shows the half-close" "client → server  FIN"
+  contains "the wire shows the datagrams" 'client → server  UDP 12 bytes "one datagram"'
+  contains "the wire names its capture" "On the wire (tcpdump -i lo port "
+  if command -v setpriv >/dev/null; then
+    check "the tour with its packets, without the right to capture" 0 \
+      setpriv --bounding-set -net_raw ./workshop tour --wire extras-resolve
+    contains "without the right to capture, it says so" "No packets: capturing packets needs root or CAP_NET_RAW"
+    contains "without the right to capture, the plain tour" "resolve | localhost -> 127.0.0.1"
+  fi
+fi
+
 check "a tour of one lesson" 0 ./workshop tour extras-resolve
 contains "a tour of one lesson shows it" "resolve | localhost -> 127.0.0.1"
 lacks "a tour of one lesson shows no other" "==> Spoon"
