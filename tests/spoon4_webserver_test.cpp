@@ -99,7 +99,8 @@ std::optional<Response> read_response(Client& c, bool head_only = false) {
 // The servers of many clients at once: poll_server and the two built on its
 // promises (connection.hpp), which must keep every one of them.
 const std::vector<std::string> kManyClientServers = {"spoon4-webserver/poll_server",
-                                                     "spoon4-webserver/epoll_server"};
+                                                     "spoon4-webserver/epoll_server",
+                                                     "spoon4-webserver/async_server"};
 std::vector<std::string> every_server() {
   std::vector<std::string> servers = {"spoon4-webserver/server"};
   servers.insert(servers.end(), kManyClientServers.begin(), kManyClientServers.end());
