@@ -82,11 +82,11 @@ net::Socket listen_on(const std::string& host, std::uint16_t port, int backlog) 
 // to finish; the loop only resumes it.
 struct Task {
   struct promise_type {
-    Task get_return_object() { return {}; }
-    std::suspend_never initial_suspend() noexcept { return {}; }
-    std::suspend_never final_suspend() noexcept { return {}; }
+    static Task get_return_object() { return {}; }
+    static std::suspend_never initial_suspend() noexcept { return {}; }
+    static std::suspend_never final_suspend() noexcept { return {}; }
     void return_void() {}
-    void unhandled_exception() { std::terminate(); }  // a bug in the lesson: stop loudly
+    static void unhandled_exception() { std::terminate(); }  // a bug in the lesson: stop loudly
   };
 };
 // endregion
@@ -110,7 +110,7 @@ struct SocketReady {
   short events;  // POLLIN or POLLOUT
   Clock::time_point deadline;
   bool ready = false;
-  [[nodiscard]] bool await_ready() const noexcept { return false; }  // always ask poll()
+  [[nodiscard]] static bool await_ready() noexcept { return false; }  // always ask poll()
   void await_suspend(std::coroutine_handle<> coroutine) {
     fds.push_back(pollfd{socket, events, 0});
     waiting.push_back({coroutine, deadline, &ready});  // `ready` lives in the coroutine's frame
@@ -121,10 +121,10 @@ SocketReady readable(net::socket_t s, Clock::time_point deadline) { return {s, P
 SocketReady writable(net::socket_t s, Clock::time_point deadline) { return {s, POLLOUT, deadline}; }
 // endregion
 
-// region: serve-client
 // One client, top to bottom, as server.cpp reads; where server.cpp would block,
 // co_await, and the loop serves the others meanwhile. `root` and `buffer`
 // belong to main(), which outlives every coroutine.
+// region: serve-client
 Task serve_client(Connection c, Clock::duration patience, const std::filesystem::path& root,
                   std::array<char, 65536>& buffer) {
   bool gone = false;  // it vanished (a reset) or ran out of time: close at once
@@ -134,6 +134,7 @@ Task serve_client(Connection c, Clock::duration patience, const std::filesystem:
       if (c.closing) break;  // all said
       // Nothing to send: wait for the client's next bytes, within --timeout.
       if (!co_await readable(c.socket.get(), c.deadline)) {
+        // region: out-of-time
         // Silent too long. A quiet close if it was idle between requests; a
         // 408 if it owes us a request.
         gone = c.answered && c.in.empty();
@@ -143,8 +144,10 @@ Task serve_client(Connection c, Clock::duration patience, const std::filesystem:
         c.closing = true;
         c.deadline = Clock::now() + patience;
         continue;
+        // endregion
       }
       const auto received = recv(c.socket.get(), buffer.data(), static_cast<int>(buffer.size()), 0);
+      // region: received
       if (received > 0) {
         // A request must arrive whole within --timeout of its first byte
         // (slowloris, see poll_server): later bytes do not move the deadline.
@@ -159,8 +162,10 @@ Task serve_client(Connection c, Clock::duration patience, const std::filesystem:
       } else {
         gone = !net::would_block(net::last_error());  // a reset
       }
+      // endregion
       continue;
     }
+    // region: send
     // Send what waits. send() takes what fits in the socket's buffer now: the
     // rest waits for room. A file goes a piece at a time, each after the
     // others' turn (the co_await), so that a big file shares the thread.
@@ -185,7 +190,9 @@ Task serve_client(Connection c, Clock::duration patience, const std::filesystem:
     } else {
       gone = !co_await writable(c.socket.get(), c.deadline);  // it does not read: dropped then
     }
+    // endregion
   }
+  // region: close-gently
   // Done: close gently, as server.cpp does — our FIN first, then drop what it
   // still sends until its FIN (or its time-out).
   if (!gone && !c.hung_up) {
@@ -194,6 +201,7 @@ Task serve_client(Connection c, Clock::duration patience, const std::filesystem:
            recv(c.socket.get(), buffer.data(), static_cast<int>(buffer.size()), 0) > 0) {
     }
   }
+  // endregion
   fmt::print("{} closed\n", c.peer);
 }  // c.socket: shutdown, then close
 // endregion
@@ -219,7 +227,8 @@ Task accept_clients(net::socket_t listen_socket, Clock::duration patience,
           // Wait 0.1 s, watching nothing (events 0), and say so once.
           if (!std::exchange(accept_failing, true))
             fmt::print(stderr, "accept: {} (pausing 0.1 s between tries)\n", net::error_text());
-          co_await SocketReady{listen_socket, 0, Clock::now() + std::chrono::milliseconds(100)};
+          (void)co_await SocketReady{listen_socket, 0,
+                                     Clock::now() + std::chrono::milliseconds(100)};
         }
         break;
       }

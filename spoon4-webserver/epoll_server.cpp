@@ -176,12 +176,14 @@ int main(int argc, char** argv) {
       accept_again = Clock::time_point::max();
     }
 
+    // region: ready-and-due
     for (int i = 0; i < ready; ++i) {
       const net::socket_t fd = events[i].data.fd;
       if (fd != listen_socket.get()) {  // only the ready ones: never a look at the rest
         serve_socket(fd, events[i].events, now);
         continue;
       }
+      // region: accept-all
       // The listening socket is readable: clients wait in its queue. Take them all.
       while (true) {
         sockaddr_storage address{};
@@ -220,6 +222,7 @@ int main(int argc, char** argv) {
         deadlines.emplace(connections[fd].filed, fd);
         fmt::print("{} connected\n", connections[fd].peer);
       }
+      // endregion
     }
 
     // The connections whose time has come, soonest first: out of time, or
@@ -231,6 +234,7 @@ int main(int argc, char** argv) {
       Connection& c = connections[fd];
       if (c.socket) deadlines.emplace(c.filed = c.deadline, fd);
     }
+    // endregion
   }
   // endregion
   close(epoll);
