@@ -1,4 +1,4 @@
-// tests/fuzz/find_file.cpp — libFuzzer target: poll_server's find_file.
+// tests/fuzz/find_file.cpp — libFuzzer target: poll_server's find_file (connection.hpp).
 //
 // poll_server.cpp is compiled in whole (its main renamed by -Dmain=...), so
 // the function fuzzed is the lesson's own, not a copy. A temporary --root
