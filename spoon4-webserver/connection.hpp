@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -59,8 +60,8 @@ struct File {
   int status = 200;
   std::string content{};  // a short answer made here ("Hello, World!", "404 Not Found")...
   std::string_view type = "text/plain; charset=utf-8";
-  std::ifstream stream{};   // ...or a file, open and not yet read...
-  std::uintmax_t size = 0;  // ...this long
+  std::optional<std::ifstream> stream{};  // ...or a file, open and not yet read...
+  std::uintmax_t size = 0;                // ...this long
 };
 
 // --root: the file a request's target names, and never one outside root (a
@@ -100,8 +101,8 @@ inline File find_file(const std::filesystem::path& root, std::string_view target
   // not read is 403: never a 200 with the right length and nothing in it.
   File found{.type = http::content_type(real.extension().string())};
   found.size = std::filesystem::file_size(real, error);
-  found.stream.open(real, std::ios::binary);
-  if (error || !found.stream.is_open()) return {403, "403 Forbidden\n"};
+  found.stream.emplace(real, std::ios::binary);
+  if (error || !found.stream->is_open()) return {403, "403 Forbidden\n"};
   return found;
 }
 
@@ -135,10 +136,10 @@ inline void answer_requests(Connection& c, const std::filesystem::path& root) {
     }
     used += request.length;
     const bool head_only = request.method == "HEAD";
-    if (file.stream.is_open()) {  // a file: the head now, the body as the socket takes it
+    if (file.stream) {  // a file: the head now, the body as the socket takes it
       http::respond_head(c.out, file.status, file.type, file.size, request.keep_alive);
       if (!head_only && file.size > 0) {
-        c.file = std::move(file.stream);
+        c.file = std::move(*file.stream);
         c.file_left = file.size;
       }
     } else {
