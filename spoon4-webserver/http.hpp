@@ -15,7 +15,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <ctime>
-#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -206,8 +205,7 @@ inline std::string_view date() {
 // alone, for a body that follows later (a file sent in pieces).
 inline void respond_head(std::string& out, int status, std::string_view content_type,
                          std::uintmax_t content_length, bool keep_alive) {
-  fmt::format_to(  // straight into `out`: no string made and dropped for every answer
-      std::back_inserter(out),
+  out += fmt::format(
       "HTTP/1.1 {} {}\r\nDate: {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
       "Connection: {}\r\n{}\r\n",
       status, reason(status), date(), content_type, content_length,

@@ -877,7 +877,7 @@ TEST_P(PollServer, TricklersHoldingEveryDescriptorAreCutOffAndANewcomerIsServed)
   }
   ASSERT_TRUE(answered) << "no answer within 4.5 s\n" << server.err().substr(0, 500);
   const auto response = read_response(newcomer);
-  ASSERT_TRUE(response);
+  ASSERT_TRUE(response) << server.out().substr(0, 2000) << server.err().substr(0, 2000);
   EXPECT_EQ(response->status, 200);
   const std::string err = server.err();
   EXPECT_LT(std::count(err.begin(), err.end(), '\n'), 10) << err.substr(0, 500);
