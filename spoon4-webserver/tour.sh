@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Spoon 4's step of `./workshop tour` (which builds first): the talk's web
-# server, then poll_server. Each request's answer is shown after the server's
-# own lines about it, which are read up to the line that ends that request.
+# server, then poll_server, epoll_server and async_server. Each request's
+# answer is shown after the server's own lines about it, which are read up to
+# the line that ends that request.
 # Helpers: ../tools/tour.sh.
 # shellcheck source=tools/tour.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../tools/tour.sh"
@@ -43,6 +44,59 @@ curl -s --path-as-is -o /dev/null -w 'GET /%%2e%%2e/secret.txt -> %{http_code}\n
   "http://127.0.0.1:$port/%2e%2e/secret.txt" >"$scratch/answer"
 show_until server "$server" " closed"
 show curl <"$scratch/answer"
+stop_every_program
+show server <&"$server"
+exec {server}<&-
+
+say ""
+say "==> Spoon 4, epoll_server: poll_server with poll() replaced by epoll (Linux's). Each socket is"
+say "    registered once, and epoll_wait() returns only the ready ones: idle clients cost nothing"
+if [ -x build/spoon4-webserver/epoll_server ]; then
+  start server spoon4-webserver/epoll_server --port 0 --timeout 5
+  exec {server}<"$scratch/server.out"
+  port=$(port_of server "$server")
+  say "  500 idle connections held open (bash's /dev/tcp), then one fresh GET:"
+  idle=()
+  for _ in $(seq 500); do
+    exec {fd}<>"/dev/tcp/127.0.0.1/$port"
+    idle+=("$fd")
+  done
+  curl -s -o /dev/null -w 'GET / -> %{http_code}, answered in %{time_total} s\n' \
+    "http://127.0.0.1:$port/" >"$scratch/answer"
+  connected=0
+  while IFS= read -r -t 10 line <&"$server"; do  # 500 "connected" lines: counted, not shown
+    [[ $line == *" connected" ]] && connected=$((connected + 1))
+    [[ $line == *" GET / -> 200 OK" ]] && break
+  done
+  printf '    %-8s| (%s lines "... connected": the 500, and curl), then: %s\n' server "$connected" "$line" >&3
+  show curl <"$scratch/answer"
+  for fd in "${idle[@]}"; do exec {fd}>&-; done
+  stop_every_program
+  tail -n 1 <&"$server" | show server
+  exec {server}<&-
+else
+  say "  (not built here: <sys/epoll.h> is Linux's)"
+fi
+
+say ""
+say "==> Spoon 4, async_server: each client one C++20 coroutine, reading top to bottom like server;"
+say "    where it would block it says co_await, and a poll() loop resumes whoever is ready"
+start server spoon4-webserver/async_server --port 0 --timeout 1
+exec {server}<"$scratch/server.out"
+port=$(port_of server "$server")
+say "  One client sends half a request and says no more; its coroutine waits at its co_await."
+exec {half}<>"/dev/tcp/127.0.0.1/$port"
+printf 'GET / HTTP/1.1\r\nHo' >&"$half"
+show_until server "$server" " connected"
+say "  Meanwhile curl is served at once:"
+curl -s -w '  (%{http_code})\n' "http://127.0.0.1:$port/" >"$scratch/answer"
+show_until server "$server" " closed"
+show curl <"$scratch/answer"
+say "  After --timeout (1 s) the half request's coroutine wakes to its deadline and answers 408:"
+timeout 5 head -n 1 <&"$half" | tr -d '\r' >"$scratch/answer"
+show_until server "$server" " -> 408"
+show client <"$scratch/answer"
+exec {half}>&-
 stop_every_program
 show server <&"$server"
 exec {server}<&-

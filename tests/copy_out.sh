@@ -21,7 +21,7 @@ failed=()
 count=0
 for cmakelists in */CMakeLists.txt; do
   lesson=$(dirname "$cmakelists")
-  for program in $(sed -n 's/^add_lesson_program(\([a-z_0-9]*\)).*/\1/p' "$cmakelists"); do
+  for program in $(sed -n 's/^[[:space:]]*add_lesson_program(\([a-z_0-9]*\)).*/\1/p' "$cmakelists"); do
     if (($# > 0)) && [[ " $* " != *" $lesson/$program "* ]]; then continue; fi
     count=$((count + 1))
     folder="$work/$lesson-$program"

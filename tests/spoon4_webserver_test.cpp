@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #ifndef _WIN32
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #endif
 
 #include <algorithm>
@@ -96,8 +97,30 @@ std::optional<Response> read_response(Client& c, bool head_only = false) {
   return response;
 }
 
-const std::vector<std::string> kServers = {"spoon4-webserver/server",
-                                           "spoon4-webserver/poll_server"};
+// The servers of many clients at once: poll_server and the two built on its
+// promises (connection.hpp), which must keep every one of them.
+const std::vector<std::string> kManyClientServers = {"spoon4-webserver/poll_server",
+                                                     "spoon4-webserver/epoll_server",
+                                                     "spoon4-webserver/async_server"};
+std::vector<std::string> every_server() {
+  std::vector<std::string> servers = {"spoon4-webserver/server"};
+  servers.insert(servers.end(), kManyClientServers.begin(), kManyClientServers.end());
+  return servers;
+}
+
+// epoll is Linux's: where the build found no <sys/epoll.h> (Windows, macOS),
+// epoll_server is not built, and its tests skip, saying so.
+bool built_here(const std::string& program) {
+#ifdef SPOON_HAVE_EPOLL
+  (void)program;
+  return true;
+#else
+  return program != "spoon4-webserver/epoll_server";
+#endif
+}
+#define SKIP_UNLESS_BUILT_HERE() \
+  if (!built_here(GetParam()))   \
+  GTEST_SKIP() << GetParam() << " is not built here: no <sys/epoll.h> (epoll is Linux's)"
 
 std::string name_of(const testing::TestParamInfo<std::string>& info) {
   std::string name = info.param.substr(info.param.find('/') + 1);
@@ -148,17 +171,18 @@ std::optional<std::string> browse(const std::string& url, const std::filesystem:
 
 }  // namespace
 
-// --- Both servers: the contract's common lines ------------------------------
+// --- Every server: the contract's common lines --------------------------------
 
-class BothServers : public testing::TestWithParam<std::string> {
+class EveryServer : public testing::TestWithParam<std::string> {
  protected:
+  void SetUp() override { SKIP_UNLESS_BUILT_HERE(); }
   static Child start(std::vector<std::string> args = {}) {
     args.insert(args.begin(), {"--port", "0"});
     return Child(GetParam(), args);
   }
 };
 
-TEST_P(BothServers, HelpPrintsUsageToStdoutAndExitsZero) {
+TEST_P(EveryServer, HelpPrintsUsageToStdoutAndExitsZero) {
   const auto result = harness::run(GetParam(), {"--help"});
   EXPECT_EQ(result.exit_code, 0);
   EXPECT_NE(result.out.find("usage:"), std::string::npos) << result.out;
@@ -166,7 +190,7 @@ TEST_P(BothServers, HelpPrintsUsageToStdoutAndExitsZero) {
   EXPECT_EQ(result.err, "");
 }
 
-TEST_P(BothServers, BadCommandLinesPrintOneErrorLineAndExitTwo) {
+TEST_P(EveryServer, BadCommandLinesPrintOneErrorLineAndExitTwo) {
   const std::vector<std::vector<std::string>> bad = {
       {"--bogus"},        {"--port", "70000"},   {"--timeout", "soon"},
       {"--timeout", "0"}, {"--timeout", "1e-7"}, {"--port", "1", "--port", "2"},
@@ -179,7 +203,7 @@ TEST_P(BothServers, BadCommandLinesPrintOneErrorLineAndExitTwo) {
   }
 }
 
-TEST_P(BothServers, AnswersGetWithAValidHttpResponseSayingHelloWorld) {
+TEST_P(EveryServer, AnswersGetWithAValidHttpResponseSayingHelloWorld) {
   Child server = start();
   auto client = open_client(server.port());
   ASSERT_TRUE(client.send_all(get("/")));
@@ -192,7 +216,7 @@ TEST_P(BothServers, AnswersGetWithAValidHttpResponseSayingHelloWorld) {
   EXPECT_EQ(response->body, "Hello, World!");
 }
 
-TEST_P(BothServers, HeadGetsTheHeadersAlone) {
+TEST_P(EveryServer, HeadGetsTheHeadersAlone) {
   Child server = start();
   auto client = open_client(server.port());
   ASSERT_TRUE(client.send_all(get("/", "Connection: close\r\n", "HEAD")));
@@ -203,7 +227,7 @@ TEST_P(BothServers, HeadGetsTheHeadersAlone) {
   EXPECT_EQ(client.pending + client.receive_until_close().value_or("?"), "");  // no body
 }
 
-TEST_P(BothServers, ARequestSentOneByteAtATimeIsAnswered) {
+TEST_P(EveryServer, ARequestSentOneByteAtATimeIsAnswered) {
   Child server = start();
   auto client = open_client(server.port());
   const int on = 1;  // no Nagle: each byte its own segment
@@ -215,7 +239,7 @@ TEST_P(BothServers, ARequestSentOneByteAtATimeIsAnswered) {
   EXPECT_EQ(response->body, "Hello, World!");
 }
 
-TEST_P(BothServers, AcceptsBareNewlinesSoARequestCanBeTypedIntoNetcat) {
+TEST_P(EveryServer, AcceptsBareNewlinesSoARequestCanBeTypedIntoNetcat) {
   Child server = start();
   auto client = open_client(server.port());
   ASSERT_TRUE(client.send_all("GET / HTTP/1.0\n\n"));
@@ -233,7 +257,7 @@ struct BadInput {
   int status;
 };
 
-TEST_P(BothServers, EachBadInputGetsItsStatusAndTheServerKeepsServing) {
+TEST_P(EveryServer, EachBadInputGetsItsStatusAndTheServerKeepsServing) {
   const std::vector<BadInput> table = {
       {"not HTTP at all", "hello\r\n", 400},
       {"binary garbage", std::string("\x16\x03\x01\x00\xa5\x01\x00\x00\r\n\r\n", 12), 400},
@@ -275,7 +299,7 @@ TEST_P(BothServers, EachBadInputGetsItsStatusAndTheServerKeepsServing) {
   EXPECT_EQ(response->status, 200);
 }
 
-TEST_P(BothServers, ARequestCutShortByTheClientsCloseGets400) {
+TEST_P(EveryServer, ARequestCutShortByTheClientsCloseGets400) {
   Child server = start();
   auto client = open_client(server.port());
   ASSERT_TRUE(client.send_all("GET / HTTP/1.1\r\nHost: x\r\n"));  // no empty line...
@@ -285,7 +309,7 @@ TEST_P(BothServers, ARequestCutShortByTheClientsCloseGets400) {
   EXPECT_EQ(response->status, 400);
 }
 
-TEST_P(BothServers, ASilentClientGets408AfterTheTimeoutAndTheServerKeepsServing) {
+TEST_P(EveryServer, ASilentClientGets408AfterTheTimeoutAndTheServerKeepsServing) {
   Child server = start({"--timeout", "0.2"});
   const auto port = server.port();
   for (const std::string said : {"", "GET / HTTP/1.1\r\n"}) {  // nothing, or half a request
@@ -303,9 +327,9 @@ TEST_P(BothServers, ASilentClientGets408AfterTheTimeoutAndTheServerKeepsServing)
   EXPECT_EQ(response->status, 200);
 }
 
-TEST_P(BothServers, SurvivesAClientThatResetsMidRequest) {
+TEST_P(EveryServer, SurvivesAClientThatResetsMidRequest) {
 #ifdef _WIN32
-  if (GetParam() == "spoon4-webserver/poll_server")
+  if (GetParam() != "spoon4-webserver/server")
     GTEST_SKIP() << "under Wine 8, WSAPoll now and then (1 run in 12) stops reporting the "
                     "listening socket after a reset client: a Wine bug, not seen on Linux";
 #endif
@@ -322,7 +346,7 @@ TEST_P(BothServers, SurvivesAClientThatResetsMidRequest) {
   EXPECT_TRUE(server.running());
 }
 
-TEST_P(BothServers, ServesIpv6) {
+TEST_P(EveryServer, ServesIpv6) {
   if (!harness::has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 on loopback here";
   Child server = start();
   auto client = open_client(server.port(), "::1");
@@ -332,7 +356,7 @@ TEST_P(BothServers, ServesIpv6) {
   EXPECT_EQ(response->body, "Hello, World!");
 }
 
-TEST_P(BothServers, ExitsZeroWithinOneSecondOnSigtermAndSigintEvenWithAClientConnected) {
+TEST_P(EveryServer, ExitsZeroWithinOneSecondOnSigtermAndSigintEvenWithAClientConnected) {
   for (const int signal_number : {SIGTERM, SIGINT}) {
     Child server = start();
     auto idle = open_client(server.port());
@@ -343,7 +367,7 @@ TEST_P(BothServers, ExitsZeroWithinOneSecondOnSigtermAndSigintEvenWithAClientCon
   }
 }
 
-TEST_P(BothServers, PortInUseExitsOneNamingThePortAndTheReason) {
+TEST_P(EveryServer, PortInUseExitsOneNamingThePortAndTheReason) {
   Child first = start();
   const std::string port = std::to_string(first.port());
   const auto result = harness::run(GetParam(), {"--port", port});
@@ -353,7 +377,7 @@ TEST_P(BothServers, PortInUseExitsOneNamingThePortAndTheReason) {
 
 // A real client: curl. It checks the response more strictly than our own
 // reader (and a missing Content-Length would leave it waiting for the close).
-TEST_P(BothServers, AnswersCurl) {
+TEST_P(EveryServer, AnswersCurl) {
   LINUX_PEERS_ONLY();
   if (!have("curl")) GTEST_FAIL() << "curl is missing: ./workshop test installs it";
   const auto dir = temp_dir();
@@ -375,7 +399,7 @@ TEST_P(BothServers, AnswersCurl) {
 // but say so once, back off, and serve that client once descriptors are free.
 // (Two clients: an accept() already blocked holds a descriptor it took before
 // the limit, so a one-at-a-time server takes the first, and fails on the next.)
-TEST_P(BothServers, AnAcceptFailingForWantOfDescriptorsIsSaidOnceAndTheServerRecovers) {
+TEST_P(EveryServer, AnAcceptFailingForWantOfDescriptorsIsSaidOnceAndTheServerRecovers) {
   Child server = start();
   const auto port = server.port();
   if (!server.limit_open_files(0)) GTEST_SKIP() << "prlimit is Linux's";
@@ -405,7 +429,7 @@ TEST_P(BothServers, AnAcceptFailingForWantOfDescriptorsIsSaidOnceAndTheServerRec
   EXPECT_TRUE(err.starts_with("accept: " + harness::reason(EMFILE))) << err.substr(0, 500);
 }
 
-INSTANTIATE_TEST_SUITE_P(Spoon4, BothServers, testing::ValuesIn(kServers), name_of);
+INSTANTIATE_TEST_SUITE_P(Spoon4, EveryServer, testing::ValuesIn(every_server()), name_of);
 
 // --- server: the talk's server, one client at a time -------------------------
 
@@ -479,20 +503,22 @@ TEST(Server, OneSilentClientMakesTheNextWaitUntilItsTimeout) {
   EXPECT_EQ(timed_out->status, 408);
 }
 
-// --- poll_server: one thread, many clients ------------------------------------
+// --- poll_server, and the servers that keep its promises: many clients ---------
 
-class PollServer : public testing::Test {
+class PollServer : public testing::TestWithParam<std::string> {
  protected:
   std::filesystem::path dir = temp_dir();
   std::filesystem::path root = dir / "www";
+  void SetUp() override { SKIP_UNLESS_BUILT_HERE(); }
   void TearDown() override { std::filesystem::remove_all(dir); }
   static Child start(std::vector<std::string> args = {}) {
     args.insert(args.begin(), {"--port", "0"});
-    return Child("spoon4-webserver/poll_server", args);
+    return Child(GetParam(), args);
   }
+  static std::string program() { return GetParam().substr(GetParam().find('/') + 1); }
 };
 
-TEST_F(PollServer, KeepsTheConnectionOpenForTheNextRequest) {
+TEST_P(PollServer, KeepsTheConnectionOpenForTheNextRequest) {
   Child server = start();
   auto client = open_client(server.port());
   for (int i = 0; i < 3; ++i) {
@@ -509,7 +535,7 @@ TEST_F(PollServer, KeepsTheConnectionOpenForTheNextRequest) {
   EXPECT_TRUE(client.closed_by_peer());
 }
 
-TEST_F(PollServer, AnswersPipelinedRequestsInOrder) {
+TEST_P(PollServer, AnswersPipelinedRequestsInOrder) {
   write_file(root / "one.txt", "first");
   write_file(root / "two.html", "<p>second</p>");
   Child server = start({"--root", root.string()});
@@ -530,7 +556,7 @@ TEST_F(PollServer, AnswersPipelinedRequestsInOrder) {
 // We never read bodies, so a request announcing one is answered and then the
 // connection closes: its body is never taken for a next request, whatever the
 // order of the header fields (a later "Connection: keep-alive" changes nothing).
-TEST_F(PollServer, ABodyIsNeverTakenForTheNextRequestWhateverTheOrderOfTheFields) {
+TEST_P(PollServer, ABodyIsNeverTakenForTheNextRequestWhateverTheOrderOfTheFields) {
   write_file(root / "a.txt", "a");
   write_file(root / "b.txt", "b");
   Child server = start({"--root", root.string()});
@@ -550,7 +576,7 @@ TEST_F(PollServer, ABodyIsNeverTakenForTheNextRequestWhateverTheOrderOfTheFields
   }
 }
 
-TEST_F(PollServer, ASilentClientDelaysNobody) {
+TEST_P(PollServer, ASilentClientDelaysNobody) {
   Child server = start({"--timeout", "60"});  // far longer than this test's patience
   const auto port = server.port();
   auto silent = open_client(port);
@@ -563,7 +589,7 @@ TEST_F(PollServer, ASilentClientDelaysNobody) {
   EXPECT_EQ(response->status, 200);
 }
 
-TEST_F(PollServer, AnswersAFreshClientWhile300ConnectionsAreOpen) {
+TEST_P(PollServer, AnswersAFreshClientWhile300ConnectionsAreOpen) {
   Child server = start({"--timeout", "60"});
   const auto port = server.port();
   std::vector<Client> open;
@@ -585,8 +611,94 @@ TEST_F(PollServer, AnswersAFreshClientWhile300ConnectionsAreOpen) {
   }
 }
 
+// Reads a response's head alone (the body may be far too big to wait for).
+std::optional<Response> read_head(Client& c) {
+  while (c.pending.find("\r\n\r\n") == std::string::npos) {
+    const std::string data = c.receive_some();
+    if (data.empty()) return std::nullopt;
+    c.pending += data;
+  }
+  const std::size_t end = c.pending.find("\r\n\r\n");
+  Response response;
+  response.head = c.pending.substr(0, end + 2);
+  response.status = std::atoi(response.head.c_str() + 9);
+  c.pending.erase(0, end + 4);
+  return response;
+}
+
+// Many idle clients is where poll, epoll and the coroutine loop part ways in
+// speed (the bench measures that, never a test); here, what each must still
+// do with thousands open: answer a newcomer at once, then give every idle one
+// its 408 when its time comes, many deadlines falling due in the same turn.
+TEST_P(PollServer, ThousandsOfIdleClientsLetANewcomerBeServedThenEachGetsIts408) {
+#ifdef _WIN32
+  constexpr std::size_t idle = 500;  // Wine's WSAPoll is slow with many sockets
+#else
+  constexpr std::size_t idle = 2000;
+  rlimit files{};  // each idle client is a descriptor here and one in the server (which inherits)
+  getrlimit(RLIMIT_NOFILE, &files);
+  if (files.rlim_max < 2 * idle + 100) GTEST_SKIP() << "the hard RLIMIT_NOFILE is too low";
+  files.rlim_cur = std::max<rlim_t>(files.rlim_cur, 2 * idle + 100);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &files), 0);
+#endif
+  Child server = start({"--timeout", "1"});
+  const auto port = server.port();
+  std::vector<Client> quiet;
+  quiet.reserve(idle);
+  for (std::size_t i = 0; i < idle; ++i)
+    quiet.push_back(open_client(port));
+  auto fresh = open_client(port);
+  ASSERT_TRUE(fresh.send_all(get("/")));
+  const auto response = read_response(fresh);
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "Hello, World!");
+  for (std::size_t i = 0; i < idle; ++i) {
+    const auto timed_out = read_response(quiet[i]);
+    ASSERT_TRUE(timed_out) << "idle client " << i;
+    EXPECT_EQ(timed_out->status, 408) << "idle client " << i;
+  }
+}
+
+// Between requests a kept-alive connection may idle for --timeout, then it is
+// closed without a word (no 408: it owes us nothing). Its deadline moved on
+// with each answer, after it was first set: a server that files deadlines
+// (epoll_server) must find the new one too, or never close it.
+TEST_P(PollServer, AKeptAliveConnectionIdleForTheTimeoutIsClosedQuietly) {
+  Child server = start({"--timeout", "0.3"});
+  auto client = open_client(server.port());
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(client.send_all(get("/")));
+    ASSERT_TRUE(read_response(client)) << "request " << i;
+    EXPECT_EQ(client.receive_some(200ms), "") << "request " << i;  // its deadline moves on
+  }
+  const auto rest = client.receive_until_close();
+  ASSERT_TRUE(rest) << "still open after the time-out";
+  EXPECT_EQ(client.pending + *rest, "");
+}
+
+// A stop while clients are in every state — idle, mid-request, mid-file to a
+// client that does not read — closes each one and exits 0 at once. For
+// async_server: every coroutine put aside is destroyed with its frame (the
+// asan build fails on a frame left behind, as a leak).
+TEST_P(PollServer, ASigtermClosesClientsInEveryStateAndExitsZero) {
+  write_file(root / "big.bin", std::string(4 << 20, 'x'));
+  Child server = start({"--root", root.string(), "--timeout", "60"});
+  const auto port = server.port();
+  auto idle = open_client(port);
+  auto half = open_client(port);
+  ASSERT_TRUE(half.send_all("GET / HTTP/1.1\r\nHo"));
+  auto hog = open_client(port);
+  ASSERT_TRUE(hog.send_all(get("/big.bin")));
+  ASSERT_TRUE(read_head(hog));  // its body is on its way, and it reads no more
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait(1s), 0) << server.err();
+  EXPECT_TRUE(idle.closed_by_peer());
+  EXPECT_TRUE(half.closed_by_peer());
+  EXPECT_TRUE(hog.closed_by_peer());
+}
+
 // A file far bigger than the socket's buffers: send() takes it in pieces.
-TEST_F(PollServer, SendsABigFileWholeThroughPartialWrites) {
+TEST_P(PollServer, SendsABigFileWholeThroughPartialWrites) {
   std::string big(8 << 20, '\0');  // more than a socket's send buffer takes
   for (std::size_t i = 0; i < big.size(); ++i)
     big[i] = static_cast<char>((i * 7919) >> 8);
@@ -605,7 +717,7 @@ TEST_F(PollServer, SendsABigFileWholeThroughPartialWrites) {
 
 // A client that asks and asks but never reads must not make the server hold
 // its answers without end, nor slow anyone else; it is dropped at its time-out.
-TEST_F(PollServer, AClientThatNeverReadsIsDroppedAndStallsNobody) {
+TEST_P(PollServer, AClientThatNeverReadsIsDroppedAndStallsNobody) {
   write_file(root / "big.bin", std::string(4 << 20, 'x'));
   write_file(root / "index.html", "home");
   Child server = start({"--root", root.string(), "--timeout", "0.5"});
@@ -625,25 +737,10 @@ TEST_F(PollServer, AClientThatNeverReadsIsDroppedAndStallsNobody) {
   EXPECT_TRUE(server.wait_for_line("127.0.0.1:" + std::to_string(hog.local_port()) + " closed"));
 }
 
-// Reads a response's head alone (the body may be far too big to wait for).
-[[maybe_unused]] std::optional<Response> read_head(Client& c) {
-  while (c.pending.find("\r\n\r\n") == std::string::npos) {
-    const std::string data = c.receive_some();
-    if (data.empty()) return std::nullopt;
-    c.pending += data;
-  }
-  const std::size_t end = c.pending.find("\r\n\r\n");
-  Response response;
-  response.head = c.pending.substr(0, end + 2);
-  response.status = std::atoi(response.head.c_str() + 9);
-  c.pending.erase(0, end + 4);
-  return response;
-}
-
 // A file far bigger than memory (64 GiB, sparse: it takes no disk) is sent in
 // pieces as the socket takes them; HEAD does not read it at all. Its client
 // stops reading, others are served meanwhile, then it leaves: nothing breaks.
-TEST_F(PollServer, ServesA64GiBFileInPiecesToHeadAndToAGetItsClientAbandons) {
+TEST_P(PollServer, ServesA64GiBFileInPiecesToHeadAndToAGetItsClientAbandons) {
 #ifdef _WIN32
   GTEST_SKIP()
       << "a sparse file from resize_file is a POSIX file system's; NTFS would write 64 GiB";
@@ -690,7 +787,7 @@ TEST_F(PollServer, ServesA64GiBFileInPiecesToHeadAndToAGetItsClientAbandons) {
 // A file cut short while it is sent: the server cannot keep the length its head
 // promised, so it ends the connection after what the file still had — never
 // pads the body, never crashes — and serves the file's new length next time.
-TEST_F(PollServer, AFileThatShrinksWhileItIsSentEndsItsBodyShortAndNothingBreaks) {
+TEST_P(PollServer, AFileThatShrinksWhileItIsSentEndsItsBodyShortAndNothingBreaks) {
 #ifdef _WIN32
   GTEST_SKIP() << "Windows will not cut short a file another program holds open";
 #else
@@ -718,15 +815,14 @@ TEST_F(PollServer, AFileThatShrinksWhileItIsSentEndsItsBodyShortAndNothingBreaks
 
 // A file the server may not read (mode 0000; as root the server runs as
 // nobody) is 403 — never a 200 with the file's length and no content.
-TEST_F(PollServer, AFileItMayNotReadIs403NeverA200WithNothingInIt) {
+TEST_P(PollServer, AFileItMayNotReadIs403NeverA200WithNothingInIt) {
 #ifdef _WIN32
   GTEST_SKIP() << "file modes that keep a reader out are POSIX's";
 #else
   write_file(root / "index.html", "home");
   write_file(root / "private.txt", "private");
   std::filesystem::permissions(root / "private.txt", std::filesystem::perms::none);
-  Child server("spoon4-webserver/poll_server", {"--port", "0", "--root", root.string()}, {},
-               "nobody");
+  Child server(GetParam(), {"--port", "0", "--root", root.string()}, {}, "nobody");
   auto client = open_client(server.port());
   ASSERT_TRUE(client.send_all(get("/private.txt") + get("/")));
   const auto refused = read_response(client);
@@ -741,7 +837,7 @@ TEST_F(PollServer, AFileItMayNotReadIs403NeverA200WithNothingInIt) {
 
 // Slowloris: a byte now and then must not keep a request alive. --timeout
 // counts from the request's first byte, as in server.cpp.
-TEST_F(PollServer, ARequestTrickledAByteAtATimeGets408AtTheTimeoutFromItsFirstByte) {
+TEST_P(PollServer, ARequestTrickledAByteAtATimeGets408AtTheTimeoutFromItsFirstByte) {
   Child server = start({"--timeout", "0.3"});
   auto trickler = open_client(server.port());
   const int on = 1;  // no Nagle: each byte its own segment
@@ -761,7 +857,7 @@ TEST_F(PollServer, ARequestTrickledAByteAtATimeGets408AtTheTimeoutFromItsFirstBy
 // every descriptor and more wait in the queue. Each is cut off at its
 // time-out, the server takes the queued ones as descriptors free up, and a
 // newcomer is served — without a flood of accept errors.
-TEST_F(PollServer, TricklersHoldingEveryDescriptorAreCutOffAndANewcomerIsServed) {
+TEST_P(PollServer, TricklersHoldingEveryDescriptorAreCutOffAndANewcomerIsServed) {
   Child server = start({"--timeout", "0.4"});
   const auto port = server.port();
   if (!server.limit_open_files(4)) GTEST_SKIP() << "prlimit is Linux's";
@@ -781,7 +877,7 @@ TEST_F(PollServer, TricklersHoldingEveryDescriptorAreCutOffAndANewcomerIsServed)
   }
   ASSERT_TRUE(answered) << "no answer within 4.5 s\n" << server.err().substr(0, 500);
   const auto response = read_response(newcomer);
-  ASSERT_TRUE(response);
+  ASSERT_TRUE(response) << server.out().substr(0, 2000) << server.err().substr(0, 2000);
   EXPECT_EQ(response->status, 200);
   const std::string err = server.err();
   EXPECT_LT(std::count(err.begin(), err.end(), '\n'), 10) << err.substr(0, 500);
@@ -789,7 +885,7 @@ TEST_F(PollServer, TricklersHoldingEveryDescriptorAreCutOffAndANewcomerIsServed)
 
 // --- poll_server --root: files, and nothing outside root ----------------------
 
-TEST_F(PollServer, ServesFilesUnderRootWithTheirContentType) {
+TEST_P(PollServer, ServesFilesUnderRootWithTheirContentType) {
   write_file(root / "index.html", "<h1>home</h1>");
   write_file(root / "docs" / "index.html", "<h1>docs</h1>");
   write_file(root / "docs" / "notes.txt", "plain");
@@ -822,7 +918,7 @@ TEST_F(PollServer, ServesFilesUnderRootWithTheirContentType) {
 }
 
 // Like a web server's access log: one line per answer, whatever its status.
-TEST_F(PollServer, LogsEveryAnswerItSendsOneLineEach404sIncluded) {
+TEST_P(PollServer, LogsEveryAnswerItSendsOneLineEach404sIncluded) {
   write_file(root / "index.html", "<h1>home</h1>");
   Child server = start({"--root", root.string()});
   const auto port = server.port();
@@ -841,7 +937,7 @@ TEST_F(PollServer, LogsEveryAnswerItSendsOneLineEach404sIncluded) {
             "127.0.0.1:" + std::to_string(garbage.local_port()) + " -> 400 Bad Request");
 }
 
-TEST_F(PollServer, NeverServesAnythingOutsideRoot) {
+TEST_P(PollServer, NeverServesAnythingOutsideRoot) {
   write_file(root / "index.html", "home");
   write_file(root / "sub" / "ok.txt", "ok");
   const std::string secret = "the secret outside root";
@@ -895,28 +991,28 @@ TEST_F(PollServer, NeverServesAnythingOutsideRoot) {
 }
 
 // An empty --root would quietly serve Hello World instead of the files asked for.
-TEST_F(PollServer, AnEmptyRootIsABadCommandLine) {
-  const auto empty = harness::run("spoon4-webserver/poll_server", {"--port", "0", "--root", ""});
+TEST_P(PollServer, AnEmptyRootIsABadCommandLine) {
+  const auto empty = harness::run(GetParam(), {"--port", "0", "--root", ""});
   EXPECT_EQ(empty.exit_code, 2);
   EXPECT_TRUE(empty.err.starts_with("error: --root needs a value")) << empty.err;
   EXPECT_EQ(empty.out, "");
 }
 
-TEST_F(PollServer, ARootThatIsNotADirectoryExitsOne) {
-  const auto missing = harness::run("spoon4-webserver/poll_server",
-                                    {"--port", "0", "--root", (dir / "nothing").string()});
+TEST_P(PollServer, ARootThatIsNotADirectoryExitsOne) {
+  const auto missing =
+      harness::run(GetParam(), {"--port", "0", "--root", (dir / "nothing").string()});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_EQ(missing.err, "error: cannot serve --root '" + (dir / "nothing").string() +
                              "': No such file or directory\n");
   write_file(dir / "file.txt", "x");
-  const auto file = harness::run("spoon4-webserver/poll_server",
-                                 {"--port", "0", "--root", (dir / "file.txt").string()});
+  const auto file =
+      harness::run(GetParam(), {"--port", "0", "--root", (dir / "file.txt").string()});
   EXPECT_EQ(file.exit_code, 1);
   EXPECT_TRUE(file.err.ends_with(": Not a directory\n")) << file.err;
   EXPECT_EQ(file.out, "");
 }
 
-TEST_F(PollServer, CurlReusesOneConnectionForTwoRequests) {
+TEST_P(PollServer, CurlReusesOneConnectionForTwoRequests) {
   LINUX_PEERS_ONLY();
   if (!have("curl")) GTEST_FAIL() << "curl is missing: ./workshop test installs it";
   write_file(root / "a.txt", "A");
@@ -931,7 +1027,7 @@ TEST_F(PollServer, CurlReusesOneConnectionForTwoRequests) {
   EXPECT_EQ(read_file(out), "A 1B 0");  // the second request made no new connection
 }
 
-TEST_F(PollServer, HeadlessChromiumShowsAPageFromRoot) {
+TEST_P(PollServer, HeadlessChromiumShowsAPageFromRoot) {
   LINUX_PEERS_ONLY();
   if (!have("chromium")) GTEST_FAIL() << "chromium is missing: ./workshop test installs it";
   write_file(root / "index.html",
@@ -948,13 +1044,13 @@ TEST_F(PollServer, HeadlessChromiumShowsAPageFromRoot) {
 
 // Beej's bug 1: an error message named the wrong program. Ours name this
 // program in the hint, and the failed call and the system's reason.
-TEST_F(PollServer, BeejErrorMessagesNameThisProgramAndTheFailedCall) {
-  const auto bad = harness::run("spoon4-webserver/poll_server", {"--bogus"});
-  EXPECT_EQ(bad.err,
-            "error: unknown option '--bogus'\nTry 'poll_server --help' for more information.\n");
+TEST_P(PollServer, BeejErrorMessagesNameThisProgramAndTheFailedCall) {
+  const auto bad = harness::run(GetParam(), {"--bogus"});
+  EXPECT_EQ(bad.err, "error: unknown option '--bogus'\nTry '" + program() +
+                         " --help' for more information.\n");
   Child first = start();
   const std::string port = std::to_string(first.port());
-  const auto busy = harness::run("spoon4-webserver/poll_server", {"--port", port});
+  const auto busy = harness::run(GetParam(), {"--port", port});
   EXPECT_TRUE(is_port_in_use_error(busy.err, port)) << busy.err;
 }
 
@@ -965,7 +1061,7 @@ TEST_F(PollServer, BeejErrorMessagesNameThisProgramAndTheFailedCall) {
 // server is not even asking for POLLIN — it stopped reading a client that does
 // not read its answers — when that client vanishes with a reset. The slot
 // must go at once, not at the time-out.
-TEST_F(PollServer, BeejAHangUpReportedAsPollhupAloneClosesTheSlotAtOnce) {
+TEST_P(PollServer, BeejAHangUpReportedAsPollhupAloneClosesTheSlotAtOnce) {
 #ifdef _WIN32
   GTEST_SKIP() << "preloading a fake poll() (LD_PRELOAD) is a Linux trick";
 #else
@@ -1002,7 +1098,7 @@ TEST_F(PollServer, BeejAHangUpReportedAsPollhupAloneClosesTheSlotAtOnce) {
 // that "would block", which no test can see. What a test can hold: many
 // clients arrive at once, say nothing, and are neither read nor dropped
 // (a server that drops a slot on a spurious event fails it), then each asks in turn.
-TEST_F(PollServer, BeejSilentNewcomersAreNeitherReadNorDroppedUntilTheyAsk) {
+TEST_P(PollServer, BeejSilentNewcomersAreNeitherReadNorDroppedUntilTheyAsk) {
   Child server = start({"--timeout", "60"});
   const auto port = server.port();
   std::vector<Client> quiet;
@@ -1024,7 +1120,7 @@ TEST_F(PollServer, BeejSilentNewcomersAreNeitherReadNorDroppedUntilTheyAsk) {
 // is the worse C++ form: the poll slot and its connection's buffers must move
 // together. Half the clients leave at once while the other half ask for their
 // own file: every one still asking gets its own answer.
-TEST_F(PollServer, BeejSwapRemoveMovesEachPollSlotTogetherWithItsConnection) {
+TEST_P(PollServer, BeejSwapRemoveMovesEachPollSlotTogetherWithItsConnection) {
   constexpr int clients = 40;
   for (int i = 0; i < clients; ++i)
     write_file(root / (std::to_string(i) + ".txt"), "file " + std::to_string(i));
@@ -1048,3 +1144,5 @@ TEST_F(PollServer, BeejSwapRemoveMovesEachPollSlotTogetherWithItsConnection) {
     EXPECT_EQ(response->body, "file " + std::to_string(i));
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Spoon4, PollServer, testing::ValuesIn(kManyClientServers), name_of);

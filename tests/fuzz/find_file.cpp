@@ -1,4 +1,4 @@
-// tests/fuzz/find_file.cpp — libFuzzer target: poll_server's find_file.
+// tests/fuzz/find_file.cpp — libFuzzer target: poll_server's find_file (connection.hpp).
 //
 // poll_server.cpp is compiled in whole (its main renamed by -Dmain=...), so
 // the function fuzzed is the lesson's own, not a copy. A temporary --root
@@ -44,8 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   File file = find_file(root, std::string_view(reinterpret_cast<const char*>(data), size));
   if (file.status != 200 && file.status != 400 && file.status != 403 && file.status != 404)
     __builtin_trap();
-  if (!file.stream.is_open()) return 0;
-  const std::string content{std::istreambuf_iterator<char>(file.stream), {}};
+  if (!file.stream || !file.stream->is_open()) return 0;
+  const std::string content{std::istreambuf_iterator<char>(*file.stream), {}};
   if (content.find(secret) != std::string::npos) __builtin_trap();  // escaped from root
   if (content.size() != file.size) __builtin_trap();
   return 0;

@@ -1,5 +1,5 @@
 // tests/fuzz/pipelined.cpp — libFuzzer target: poll_server's answers to
-// pipelined requests (answer_requests, and read_piece for files).
+// pipelined requests (answer_requests, and read_piece for files: connection.hpp).
 //
 // poll_server.cpp is compiled in whole (its main renamed by -Dmain=...). The
 // same bytes are given to a connection twice: all at once, and cut into

@@ -34,7 +34,7 @@ declare -A max_len=([http_parse]=10000 [find_file]=4096 [pipelined]=10000 [irc_l
 
 for name in "${targets[@]}"; do  # build what changed
   source="tests/fuzz/$name.cpp"
-  inputs=("$source" common/*.hpp spoon4-webserver/http.hpp ${lesson[$name]})
+  inputs=("$source" common/*.hpp spoon4-webserver/*.hpp ${lesson[$name]})
   newer=""
   for input in "${inputs[@]}"; do [ "$input" -nt "$out/$name" ] && newer=yes; done
   [ -x "$out/$name" ] && [ -z "$newer" ] && continue
