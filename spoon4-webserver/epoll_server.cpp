@@ -169,6 +169,7 @@ int main(int argc, char** argv) {
                        ? -1
                        : static_cast<int>(std::clamp<long long>(wait.count(), 0, 60000)));
     if (ready < 0 && net::stop_requested()) break;  // Ctrl-C interrupted epoll_wait()
+    if (ready < 0 && errno == EINTR) continue;  // Ctrl-Z, then fg: Linux's epoll_wait says EINTR
     if (ready < 0) cli::fail("epoll_wait");
     const Clock::time_point now = Clock::now();
     if (now >= accept_again) {

@@ -1,4 +1,4 @@
-// tests/spoon4_webserver_test.cpp — Spoon 4's two web servers, held to the contract.
+// tests/spoon4_webserver_test.cpp — Spoon 4's web servers, held to the contract.
 //
 // The tests speak HTTP by hand over a plain socket (so they can send what no
 // browser would: garbage, one byte at a time, 9 KiB of headers, nothing at
@@ -9,6 +9,7 @@
 #ifndef _WIN32
 #include <netinet/tcp.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #endif
 
 #include <algorithm>
@@ -695,6 +696,29 @@ TEST_P(PollServer, ASigtermClosesClientsInEveryStateAndExitsZero) {
   EXPECT_TRUE(idle.closed_by_peer());
   EXPECT_TRUE(half.closed_by_peer());
   EXPECT_TRUE(hog.closed_by_peer());
+}
+
+// Ctrl-Z, then fg: on Linux a stopped and continued process's epoll_wait()
+// (not poll()) returns EINTR with no handler run. That is no reason to stop.
+TEST_P(PollServer, StoppedAndContinuedItKeepsServing) {
+#ifdef _WIN32
+  GTEST_SKIP() << "SIGSTOP and SIGCONT are POSIX's";
+#else
+  Child server = start();
+  const auto port = server.port();  // no client yet: it waits for events with no time-out
+  ASSERT_EQ(kill(static_cast<pid_t>(server.pid()), SIGSTOP), 0);
+  siginfo_t stopped{};  // waits until it has really stopped (WNOWAIT: the harness reaps it)
+  ASSERT_EQ(waitid(P_PID, static_cast<id_t>(server.pid()), &stopped, WSTOPPED | WEXITED | WNOWAIT),
+            0);
+  ASSERT_EQ(stopped.si_code, CLD_STOPPED);
+  ASSERT_EQ(kill(static_cast<pid_t>(server.pid()), SIGCONT), 0);
+  auto client = open_client(port);
+  ASSERT_TRUE(client.send_all(get("/")));
+  const auto response = read_response(client);
+  ASSERT_TRUE(response) << server.err();
+  EXPECT_EQ(response->body, "Hello, World!");
+  EXPECT_TRUE(server.running()) << server.err();
+#endif
 }
 
 // A file far bigger than the socket's buffers: send() takes it in pieces.
