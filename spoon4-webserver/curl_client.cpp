@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   const auto part = [&](CURLUPart which, unsigned int flags) {  // libcurl's text, copied and freed
     char* text = nullptr;
     if (curl_url_get(parsed.get(), which, &text, flags) != CURLUE_OK) return std::string();
-    const std::string copy = text;
+    std::string copy = text;
     curl_free(text);
     return copy;
   };

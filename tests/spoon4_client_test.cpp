@@ -7,6 +7,7 @@
 // broken status line, nothing at all.
 #include "tests/support/harness.hpp"
 
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -73,7 +74,8 @@ std::string random_bytes(std::size_t size) {
 
 // A program on PATH (or in /usr/sbin, where Debian puts nginx), or nothing.
 std::optional<std::string> find_program(const std::string& name) {
-  std::string path = std::getenv("PATH") != nullptr ? std::getenv("PATH") : "";
+  const char* const path_variable = std::getenv("PATH");
+  std::string path = path_variable != nullptr ? path_variable : "";
   path += ":/usr/sbin:/sbin";
   for (std::size_t start = 0; start <= path.size();) {
     std::size_t end = path.find(':', start);
@@ -105,33 +107,29 @@ struct Nginx {
     // program may take it between; then nginx fails to bind, and we try again.
     for (int attempt = 0; attempt < 5 && !process; ++attempt) {
       { const net::Socket probe = harness::bound_to_loopback(SOCK_STREAM, port); }
-      const std::string d = dir.string();
-      harness::write_file(
-          dir / "nginx.conf",
-          "daemon off;\nmaster_process off;\npid " + d +
-              "/nginx.pid;\n"
-              "error_log stderr notice;\nevents { worker_connections 64; }\n"
-              "http {\n  access_log off;\n  default_type application/octet-stream;\n"
-              "  client_body_temp_path " +
-              d + "/body;\n  proxy_temp_path " + d +
-              "/proxy;\n"
-              "  fastcgi_temp_path " +
-              d + "/fastcgi;\n  uwsgi_temp_path " + d +
-              "/uwsgi;\n"
-              "  scgi_temp_path " +
-              d +
-              "/scgi;\n"
-              "  server {\n    listen 127.0.0.1:" +
-              std::to_string(port) +
-              ";\n"
-              "    root " +
-              root.string() +
-              ";\n"
-              "    location /chunked/ { alias " +
-              root.string() +
-              "/; ssi on; ssi_types *; }\n"
-              "  }\n}\n");
-      process.emplace(*nginx, std::vector<std::string>{"-p", d, "-c", d + "/nginx.conf"});
+      harness::write_file(dir / "nginx.conf", fmt::format(R"(daemon off;
+master_process off;
+pid {0}/nginx.pid;
+error_log stderr notice;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  default_type application/octet-stream;
+  client_body_temp_path {0}/body;
+  proxy_temp_path {0}/proxy;
+  fastcgi_temp_path {0}/fastcgi;
+  uwsgi_temp_path {0}/uwsgi;
+  scgi_temp_path {0}/scgi;
+  server {{
+    listen 127.0.0.1:{1};
+    root {2};
+    location /chunked/ {{ alias {2}/; ssi on; ssi_types *; }}
+  }}
+}}
+)",
+                                                          dir.string(), port, root.string()));
+      process.emplace(*nginx, std::vector<std::string>{"-p", dir.string(), "-c",
+                                                       (dir / "nginx.conf").string()});
       // nginx says this once its socket listens (ngx_os_status, after the cycle's init).
       if (!process->wait_for_err("getrlimit(RLIMIT_NOFILE)")) process.reset();
     }
@@ -179,10 +177,10 @@ class BothClients : public testing::TestWithParam<std::string> {
           << "curl_client is not built here: no libcurl (the Windows cross build has none)";
 #endif
   }
-  [[nodiscard]] Child start(std::vector<std::string> args) const {
+  [[nodiscard]] static Child start(std::vector<std::string> args) {
     return Child(GetParam(), std::move(args));
   }
-  [[nodiscard]] harness::Result fetch(std::vector<std::string> args) const {
+  [[nodiscard]] static harness::Result fetch(std::vector<std::string> args) {
     return harness::run(GetParam(), std::move(args));
   }
   static Child poll_server(std::vector<std::string> args = {}) {
