@@ -242,7 +242,8 @@ Head read_head(Incoming& incoming, bool include) {
       head.status = std::stoi(line->substr(9, 3));
       continue;
     }
-    if (line->empty()) return head;  // the end of the head
+    if (line->empty()) return head;                               // the end of the head
+    if (line->front() == ' ' || line->front() == '\t') continue;  // an old field's value goes on
     const std::size_t colon = line->find(':');
     if (colon == 0 || colon == std::string::npos)
       incoming.malformed(fmt::format("a field line without 'Name:': '{}'", printable(*line)));
@@ -338,13 +339,10 @@ int main(int argc, char** argv) {
   if (!send_all(s.get(), request)) cli::fail("send to {}", where);
   // endregion
 
-  Incoming incoming{s.get(),
-                    where,
-                    std::chrono::steady_clock::now() +
+  const auto deadline = std::chrono::steady_clock::now() +  // for the whole response, from here
                         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                            std::chrono::duration<double>(timeout)),
-                    timeout,
-                    {}};
+                            std::chrono::duration<double>(timeout));
+  Incoming incoming{s.get(), where, deadline, timeout, {}};
   Head head = read_head(incoming, include);
   // 100 Continue, 103 Early Hints: a word before the answer; the answer follows.
   while (head.status / 100 == 1)

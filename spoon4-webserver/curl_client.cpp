@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
 
   // region: curl
   curl_global_init(CURL_GLOBAL_DEFAULT);
+  // region: check-url
   // The URL first, so that a bad one is a bad command line, before anything connects.
   const std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> parsed(curl_url(), curl_url_cleanup);
   if (const CURLUcode rc = curl_url_set(parsed.get(), CURLUPART_URL, url.c_str(), 0);
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
     options.bad(fmt::format("'{}' is not an http:// or https:// URL", url));
   const std::string where =
       fmt::format("{}:{}", part(CURLUPART_HOST, 0), part(CURLUPART_PORT, CURLU_DEFAULT_PORT));
+  // endregion
 
   const std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(),
                                                                  curl_easy_cleanup);
