@@ -69,7 +69,6 @@ int main(int argc, char** argv) {
   const std::string where =
       fmt::format("{}:{}", part(CURLUPART_HOST, 0), part(CURLUPART_PORT, CURLU_DEFAULT_PORT));
   // endregion
-
   const std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(),
                                                                  curl_easy_cleanup);
   if (!curl) cli::fail_because("out of memory", "curl_easy_init");
