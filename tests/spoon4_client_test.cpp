@@ -424,9 +424,10 @@ TEST_P(BothClients, ABodyCutShortByTheCloseExitsOne) {
   }
 }
 
-// --- client alone -------------------------------------------------------------
+// --- client alone (WebClient: spoon2 has its own Client)
+// -------------------------------------------------------------
 
-TEST(Client, HttpsIsABadCommandLineThatPointsAtCurlClient) {
+TEST(WebClient, HttpsIsABadCommandLineThatPointsAtCurlClient) {
   const auto result = harness::run(kClient, {"https://127.0.0.1/"});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_TRUE(result.err.starts_with("error: ")) << result.err;
@@ -435,7 +436,7 @@ TEST(Client, HttpsIsABadCommandLineThatPointsAtCurlClient) {
 
 // Connection: close asks poll_server, which keeps connections alive, to
 // close after this one answer; it says so in the answer.
-TEST(Client, AsksForConnectionCloseAndPollServerAgreesInItsAnswer) {
+TEST(WebClient, AsksForConnectionCloseAndPollServerAgreesInItsAnswer) {
   Child server("spoon4-webserver/poll_server", {"--port", "0", "--timeout", "60"});
   const auto result = harness::run(kClient, {"--include", url_of(server.port())});
   EXPECT_EQ(result.exit_code, 0) << result.err;
@@ -443,7 +444,7 @@ TEST(Client, AsksForConnectionCloseAndPollServerAgreesInItsAnswer) {
   EXPECT_TRUE(server.wait_for_line(" closed", 5s));
 }
 
-TEST(Client, SaysConnectionCloseInItsRequest) {
+TEST(WebClient, SaysConnectionCloseInItsRequest) {
   const harness::Listener listener;
   Child client(kClient, {url_of(listener.port)});
   auto [connection, request] = take_request(listener);
