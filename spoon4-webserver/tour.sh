@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Spoon 4's step of `./workshop tour` (which builds first): the talk's web
-# server, then poll_server, epoll_server and async_server. Each request's
-# answer is shown after the server's own lines about it, which are read up to
-# the line that ends that request.
+# server, then poll_server, epoll_server and async_server, then the two clients
+# (client, curl_client). Each request's answer is shown after the server's own
+# lines about it, which are read up to the line that ends that request.
 # Helpers: ../tools/tour.sh.
 # shellcheck source=tools/tour.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../tools/tour.sh"
@@ -97,6 +97,28 @@ timeout 5 head -n 1 <&"$half" | tr -d '\r' >"$scratch/answer"
 show_until server "$server" " -> 408"
 show client <"$scratch/answer"
 exec {half}>&-
+
+say ""
+say "==> Spoon 4, the other side: client — HTTP by hand. One GET with Connection: close, then"
+say "    the status line, the fields, and the body (ended by Content-Length, by chunks, or the close)"
+start server spoon4-webserver/poll_server --port 0 --root "$scratch/www" --timeout 1
+exec {server}<"$scratch/server.out"
+port=$(port_of server "$server")
+say "  \$ spoon4-webserver/client --include http://127.0.0.1:$port/"
+"$(built spoon4-webserver/client)" --include "http://127.0.0.1:$port/" 2>&1 | tr -d '\r' >"$scratch/answer"
+show_until server "$server" " closed"  # Connection: close — the server closed at once
+show client <"$scratch/answer"
+say "  A port nobody listens on: the contract's error line, and exit 1:"
+run client spoon4-webserver/client http://127.0.0.1:1/ || say "    (exit $?)"
+if [ -x build/spoon4-webserver/curl_client ]; then
+  say "  The talk's Tip, \"just use the requests library\": curl_client, the same with libcurl:"
+  say "  \$ spoon4-webserver/curl_client http://127.0.0.1:$port/"
+  "$(built spoon4-webserver/curl_client)" "http://127.0.0.1:$port/" 2>&1 | tr -d '\r' >"$scratch/answer"
+  show_until server "$server" " closed"
+  show libcurl <"$scratch/answer"
+else
+  say "  (curl_client is not built here: no libcurl; apt-get install libcurl4-openssl-dev)"
+fi
 stop_every_program
 show server <&"$server"
 exec {server}<&-

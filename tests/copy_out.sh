@@ -2,8 +2,8 @@
 # tests/copy_out.sh — the README's promise, checked: copy one program's .cpp,
 # the common/ folder and its lesson's own headers into an empty folder, and
 #     g++ -std=c++20 FILE.cpp -lfmt -pthread
-# builds it there, with no -I and no other file. Every program, one at a time;
-# each built program must then answer --help. Run by .ci/run (too slow for the
+# builds it there, with no -I and no other file (curl_client adds -lcurl).
+# Every program, one at a time; each built program must then answer --help. Run by .ci/run (too slow for the
 # default test suite: a full compile per program). Give LESSON/PROGRAM names
 # to check only those.
 #
@@ -31,10 +31,12 @@ for cmakelists in */CMakeLists.txt; do
     for header in "$lesson"/*.hpp; do
       if [[ -e $header ]]; then cp "$header" "$folder/"; fi
     done
-    # shellcheck disable=SC2086  # $flags is a list of flags
-    if ! (cd "$folder" && g++ -std=c++20 "$program.cpp" -lfmt -pthread $flags) \
+    libraries=""
+    [[ $program == curl_client ]] && libraries="-lcurl"  # the one program with a library of its own
+    # shellcheck disable=SC2086  # $flags and $libraries are lists of flags
+    if ! (cd "$folder" && g++ -std=c++20 "$program.cpp" -lfmt -pthread $libraries $flags) \
         >"$folder/build.log" 2>&1; then
-      echo "copy-out: FAIL $lesson/$program: 'g++ -std=c++20 $program.cpp -lfmt -pthread' in a folder with $program.cpp, common/ and $lesson's headers:" >&2
+      echo "copy-out: FAIL $lesson/$program: 'g++ -std=c++20 $program.cpp -lfmt -pthread${libraries:+ $libraries}' in a folder with $program.cpp, common/ and $lesson's headers:" >&2
       sed 's/^/    /' "$folder/build.log" >&2
       failed+=("$lesson/$program")
       continue
