@@ -156,6 +156,7 @@ struct Sequence {
 // region: count-sequence
 // Returns false for a duplicate, which tells nothing new.
 bool count_sequence(Sequence& s, std::uint64_t n) {
+  // region: first-of-a-stream
   // Far behind: the sensor restarted, its numbers begin again. A new stream.
   if (s.started && n + Sequence::window <= s.highest) {
     fmt::print("the sequence started again at {} (a sensor restarted?)\n", n);
@@ -168,6 +169,7 @@ bool count_sequence(Sequence& s, std::uint64_t n) {
     s.seen[n % Sequence::window] = true;
     return true;
   }
+  // endregion
   if (n > s.highest) {  // new: the numbers skipped over are missing, for now
     s.lost += n - s.highest - 1;
     for (std::uint64_t m = s.highest + 1; m <= n && m <= s.highest + Sequence::window; ++m)

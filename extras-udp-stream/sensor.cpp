@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
   std::normal_distribution<double> noise(0, 0.05);  // a real sensor never reads the same twice
   std::uint64_t sent = 0, dropped = 0, swapped = 0, failed = 0;
 
+  // region: send-reading
   // One datagram, one reading: sendto sends all of it or nothing. We send
   // without connect(): a phone streams whether anyone listens or not, and an
   // unconnected socket is not told "port unreachable" by a PC not listening.
@@ -123,21 +124,26 @@ int main(int argc, char** argv) {
     }
     ++sent;
   };
+  // endregion
 
   // region: send-loop
   const Clock::time_point start = Clock::now();
   const std::chrono::duration<double> period(1 / rate);
   std::optional<std::string> held_back;  // --reorder: a reading waiting for the next one
   for (std::uint64_t sequence = 0; count == 0 || sequence < count; ++sequence) {
+    // region: wait-until-due
     // Each reading at its own time, however long the last one took to send.
     const auto due = start + std::chrono::duration_cast<Clock::duration>(period * sequence);
     while (!net::stop_requested() && Clock::now() < due)
       std::this_thread::sleep_until(std::min(due, Clock::now() + std::chrono::milliseconds(100)));
+    // endregion
     if (net::stop_requested()) break;
+    // region: make-reading
     const double sent_at = std::chrono::duration<double>(Clock::now() - start).count();
     const Acceleration a = motion_at(static_cast<double>(sequence) / rate);
     const std::string line = fmt::format("{},{:.6f},{:.3f},{:.3f},{:.3f}\n", sequence, sent_at,
                                          a.x + noise(dice), a.y + noise(dice), a.z + noise(dice));
+    // endregion
     if (chance(dice) < drop) {  // lost on the way, as on a busy Wi-Fi
       ++dropped;
       continue;
