@@ -223,7 +223,9 @@ struct Motion {
 void detect_events(Motion& m, const Reading& r) {
   if (!m.started) m.gx = r.ax, m.gy = r.ay, m.gz = r.az, m.started = true;
   m.gx += 0.05 * (r.ax - m.gx), m.gy += 0.05 * (r.ay - m.gy), m.gz += 0.05 * (r.az - m.gz);
-  const double dx = r.ax - m.gx, dy = r.ay - m.gy, dz = r.az - m.gz;
+  const double dx = r.ax - m.gx;
+  const double dy = r.ay - m.gy;
+  const double dz = r.az - m.gz;
   m.shake += 0.2 * (dx * dx + dy * dy + dz * dz - m.shake);
   if (!m.shaking && std::sqrt(m.shake) > 5) fmt::print("event: shake\n");
   m.shaking = std::sqrt(m.shake) > (m.shaking ? 2 : 5);
@@ -279,8 +281,11 @@ int main(int argc, char** argv) {
   Sequence sequence;
   Jitter jitter;
   Motion motion;
-  std::uint64_t readings = 0, unnumbered = 0, bad = 0;
-  std::uint64_t this_second = 0, last_second = 0;
+  std::uint64_t readings = 0;    // every reading that came, duplicates too
+  std::uint64_t unnumbered = 0;  // of them, the ones without a sequence number
+  std::uint64_t bad = 0;         // datagrams that were not readings
+  std::uint64_t this_second = 0;
+  std::uint64_t last_second = 0;
   Clock::time_point next_report = start + std::chrono::seconds(1);
   std::array<char, 65536> buffer{};  // the largest datagram there can be
   // region: receive-loop

@@ -81,8 +81,9 @@ int main(int argc, char** argv) {
   const std::string host = options.text("--host", "127.0.0.1");
   const std::uint16_t port = options.port(5555);
   const double rate = number_option(options, "--rate", 50, 0.1, 100000);
-  const double count = number_option(options, "--count", 0, 1, 1e15);
-  if (count != std::floor(count)) options.bad("--count wants a whole number");
+  const double count_given = number_option(options, "--count", 0, 1, 1e15);
+  if (count_given != std::floor(count_given)) options.bad("--count wants a whole number");
+  const auto count = static_cast<std::uint64_t>(count_given);  // 0: forever
   const double drop = number_option(options, "--drop", 0, 0, 1);
   const double reorder = number_option(options, "--reorder", 0, 0, 1);
   const double seed = number_option(options, "--seed", -1, 0, 4294967295.0);
@@ -110,7 +111,10 @@ int main(int argc, char** argv) {
   std::mt19937 dice(seed >= 0 ? static_cast<std::uint32_t>(seed) : std::random_device{}());
   std::uniform_real_distribution<double> chance(0, 1);
   std::normal_distribution<double> noise(0, 0.05);  // a real sensor never reads the same twice
-  std::uint64_t sent = 0, dropped = 0, swapped = 0, failed = 0;
+  std::uint64_t sent = 0;
+  std::uint64_t dropped = 0;
+  std::uint64_t swapped = 0;
+  std::uint64_t failed = 0;
 
   // region: send-reading
   // One datagram, one reading: sendto sends all of it or nothing. We send
