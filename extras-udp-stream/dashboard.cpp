@@ -158,7 +158,7 @@ struct Sequence {
 bool count_sequence(Sequence& s, std::uint64_t n) {
   // region: first-of-a-stream
   // Far behind: the sensor restarted, its numbers begin again. A new stream.
-  if (s.started && n + Sequence::window <= s.highest) {
+  if (s.started && n < s.highest && s.highest - n >= Sequence::window) {
     fmt::print("the sequence started again at {} (a sensor restarted?)\n", n);
     s.started = false;
   }
