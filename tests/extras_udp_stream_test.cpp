@@ -77,7 +77,8 @@ struct UdpPeer {
 
 // A reading in our sensor's format: SEQUENCE,SENT_AT,AX,AY,AZ.
 std::string reading(std::uint64_t sequence, double ax = 0, double ay = 0, double az = 9.81) {
-  return fmt::format("{},{:.6f},{:.3f},{:.3f},{:.3f}\n", sequence, 0.02 * sequence, ax, ay, az);
+  return fmt::format("{},{:.6f},{:.3f},{:.3f},{:.3f}\n", sequence,
+                     0.02 * static_cast<double>(sequence), ax, ay, az);
 }
 
 std::string last_line(const std::string& out) {

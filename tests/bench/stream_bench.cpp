@@ -72,7 +72,7 @@ std::uint16_t checksum(const std::uint8_t* data, std::size_t size, std::uint32_t
 // sent to. The checksums are computed again over the new addresses.
 bool reflect(std::vector<std::uint8_t>& packet) {
   if (packet.size() < 20 || packet[0] >> 4 != 4) return false;  // IPv4 only
-  const std::size_t header = (packet[0] & 15u) * 4u;
+  const std::size_t header = static_cast<std::size_t>(packet[0] & 15) * 4;
   const std::uint8_t protocol = packet[9];
   if (packet[16] != 10 || packet[17] != 9 || packet[18] != 0 ||
       (packet[19] != 2 && packet[19] != 3))
@@ -97,9 +97,10 @@ bool reflect(std::vector<std::uint8_t>& packet) {
 }
 
 std::string_view payload_of(const std::vector<std::uint8_t>& packet) {
-  const std::size_t header = (packet[0] & 15u) * 4u;
+  const std::size_t header = static_cast<std::size_t>(packet[0] & 15) * 4;
   std::size_t start = header + 8;  // UDP
-  if (packet[9] == IPPROTO_TCP) start = header + (packet[header + 12] >> 4) * 4u;
+  if (packet[9] == IPPROTO_TCP)
+    start = header + static_cast<std::size_t>(packet[header + 12] >> 4) * 4;
   if (start >= packet.size()) return {};
   return {reinterpret_cast<const char*>(packet.data()) + start, packet.size() - start};
 }
@@ -169,8 +170,9 @@ template <typename Send>
 std::thread sender(Run& run, double rate, std::size_t count, Send send) {
   return std::thread([&run, rate, count, send] {
     for (std::size_t i = 0; i < count; ++i) {
-      std::this_thread::sleep_until(run.start + std::chrono::duration_cast<Clock::duration>(
-                                                    std::chrono::duration<double>(i / rate)));
+      std::this_thread::sleep_until(
+          run.start + std::chrono::duration_cast<Clock::duration>(
+                          std::chrono::duration<double>(static_cast<double>(i) / rate)));
       run.sent[i] = Clock::now();
       send(reading(i, run.start));
     }
@@ -194,10 +196,10 @@ Run over_udp(std::uint16_t port, double rate, std::size_t count) {
     sendto(udp_socket.get(), line.data(), line.size(), 0, reinterpret_cast<const sockaddr*>(&there),
            sizeof there);
   });
-  const auto end =
-      run.start +
-      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(count / rate)) +
-      500ms;
+  const auto end = run.start +
+                   std::chrono::duration_cast<Clock::duration>(
+                       std::chrono::duration<double>(static_cast<double>(count) / rate)) +
+                   500ms;
   std::array<char, 2048> buffer{};
   while (Clock::now() < end) {
     pollfd slot{receiver.get(), POLLIN, 0};
@@ -227,9 +229,10 @@ Run over_tcp(std::uint16_t port, double rate, std::size_t count) {
   std::thread thread = sender(run, rate, count, [&](const std::string& line) {
     if (send(tcp_socket.get(), line.data(), line.size(), MSG_NOSIGNAL) < 0) die("send");
   });
-  const auto end =
-      run.start +
-      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(count / rate)) + 5s;
+  const auto end = run.start +
+                   std::chrono::duration_cast<Clock::duration>(
+                       std::chrono::duration<double>(static_cast<double>(count) / rate)) +
+                   5s;
   std::string pending;
   std::array<char, 4096> buffer{};
   std::size_t lines = 0;
@@ -253,8 +256,10 @@ Run over_tcp(std::uint16_t port, double rate, std::size_t count) {
 // busy machine does not count against the network.
 void report(const char* transport, int delay_ms, const Run& run, double rate) {
   const double period_ms = 1000 / rate;
-  std::size_t arrived = 0, held_back = 0;
-  double worst_ms = 0, silence_ms = 0;
+  std::size_t arrived = 0;
+  std::size_t held_back = 0;
+  double worst_ms = 0;
+  double silence_ms = 0;
   std::optional<Clock::time_point> previous;
   for (std::size_t i = 0; i < run.arrived.size(); ++i) {
     if (!run.arrived[i]) continue;
@@ -279,9 +284,11 @@ void report(const char* transport, int delay_ms, const Run& run, double rate) {
 int main(int argc, char** argv) {
   std::string delays = "0,10,50,100";
   double rate = 50;
-  std::size_t count = 150, drop = 100;
+  std::size_t count = 150;
+  std::size_t drop = 100;
   for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string name = argv[i], value = argv[i + 1];
+    const std::string name = argv[i];
+    const std::string value = argv[i + 1];
     if (name == "--delays")
       delays = value;
     else if (name == "--rate")
