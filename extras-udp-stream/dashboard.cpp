@@ -138,6 +138,10 @@ std::optional<Reading> parse_reading(std::string_view text) {
   }
   // Some apps send milliseconds since 1970, not seconds: 1e11 s is 3000 years.
   if (reading.sent_at > 1e11) reading.sent_at /= 1000;
+  // A phone's accelerometer reads up to 16 g or so: 1,000 m/s^2 is no phone,
+  // and one absurd value would swamp every average it joins.
+  for (const double a : {reading.ax, reading.ay, reading.az})
+    if (std::abs(a) > 1000) return std::nullopt;
   return reading;
 }
 

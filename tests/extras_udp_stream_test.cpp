@@ -217,6 +217,7 @@ TEST(Dashboard, CountsBadDatagramsShowsTheFirstAndKeepsCounting) {
                                         "1,0.5,nan,0,9.8\n",
                                         "1,0.5,inf,0,9.8\n",
                                         "1,0.5,1e999,0,9.8\n",
+                                        "1,0.5,1e300,0,9.8\n",  // no phone
                                         ",,,,\n",
                                         "1,0.5,0,0,9.8,\n",
                                         "1;0.5;0;0;9.8\n",
