@@ -70,6 +70,10 @@ contains "the tour's chat: the server logs it" "server  | 127.0.0.1:"
 contains "the tour's chat: the others hear it" "bob     | From 127.0.0.1:"
 contains "the tour's chat: quit removes a client" ": left"
 contains "the tour's chat: the stop hangs up on everyone" "server stopping"
+contains "the tour streams the phone's readings" "phone   | sent "
+contains "the tour's dashboard names a tilt" "pc      | event: tilt right"
+contains "the tour's dashboard names a shake" "pc      | event: shake"
+contains "the tour's dashboard counts the stream" "pc      | received "
 
 lacks "the plain tour shows no packets" "wire    |"
 
@@ -104,6 +108,8 @@ BENCH_CHAT_CLIENTS=2 BENCH_CHAT_LINES=30 BENCH_CHAT_TIMEOUT=0.5 check "a small c
 contains "the chat bench prints our server's fault run" "| spoon3-chat/server       | fault  |"
 contains "the chat bench prints the Python anchor" "| the talk's Python, fixed | normal |"
 contains "the chat bench names the README section" 'spoon3-chat/README.md, "Numbers"'
+BENCH_STREAM_DELAYS=0 check "a small stream bench" 0 ./workshop bench stream
+contains "the stream bench runs, or says why it cannot" "stream: 150 readings at 50/s"
 check "an unknown bench" 2 ./workshop bench nothing
 contains "an unknown bench names the web bench" "there are: echo, chat, web"
 check "slides with an unknown option" 2 ./workshop slides --nothing

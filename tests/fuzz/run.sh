@@ -15,6 +15,9 @@
 #   irc_lines   the bot's read_line, message_checker and ping_checker: the
 #               same lines however the stream is cut; none too long or
 #               holding "\r\n"; a PING answered with exactly one line
+#   stream_readings  the dashboard's parse_reading, count_sequence and
+#               detect_events on any datagrams: no crash, finite values,
+#               every numbered reading new, late or a duplicate
 #
 # The targets that fuzz a lesson's own functions compile the lesson file
 # whole with its main renamed (-Dmain=lesson_main): the lesson stays one
@@ -27,10 +30,12 @@ seconds="${1:-60}"
 out=build-fuzz
 mkdir -p "$out"
 
-targets=(http_parse find_file pipelined irc_lines)
+targets=(http_parse find_file pipelined irc_lines stream_readings)
 declare -A lesson=([http_parse]="" [find_file]=spoon4-webserver/poll_server.cpp
-  [pipelined]=spoon4-webserver/poll_server.cpp [irc_lines]=spoon1-irc/bot.cpp)
-declare -A max_len=([http_parse]=10000 [find_file]=4096 [pipelined]=10000 [irc_lines]=16384)
+  [pipelined]=spoon4-webserver/poll_server.cpp [irc_lines]=spoon1-irc/bot.cpp
+  [stream_readings]=extras-udp-stream/dashboard.cpp)
+declare -A max_len=([http_parse]=10000 [find_file]=4096 [pipelined]=10000 [irc_lines]=16384
+  [stream_readings]=4096)
 
 for name in "${targets[@]}"; do  # build what changed
   source="tests/fuzz/$name.cpp"
