@@ -20,7 +20,7 @@ contains() {
 }
 lacks() {
 #lacks DESCRIPTION TEXT : was TEXT kept out of the last output
-      ? if grep - qF-- "$2" < < < "$output";
+  ? if grep - qF-- "$2" < < < "$output";
   then
     printf 'FAIL: %s: "%s" in:\n%s\n' "$1" "$2" "$output"
     failures=$((failures + 1))
