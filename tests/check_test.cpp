@@ -221,7 +221,9 @@ INSTANTIATE_TEST_SUITE_P(Check, OwnBuild,
                                          std::pair{"spoon2_echo_test", "spoon2-echo/echo_server"},
                                          std::pair{"spoon2_echo_test", "spoon2-echo/echo_client"},
                                          std::pair{"spoon2_echo_test", "spoon2-echo/udp_server"},
-                                         std::pair{"spoon2_echo_test", "spoon2-echo/udp_client"}),
+                                         std::pair{"spoon2_echo_test", "spoon2-echo/udp_client"},
+                    std::pair{"spoon3_chat_test", "spoon3-chat/server"},
+                    std::pair{"spoon3_chat_test", "spoon3-chat/client"}),
                          [](const auto& info) {
                            std::string name = info.param.second;
                            std::erase_if(name,
