@@ -39,8 +39,14 @@ namespace {
 
 const std::vector<std::string> kAllPrograms = {"spoon3-chat/server", "spoon3-chat/client"};
 
-// How the server writes one of our connections: 127.0.0.1:PORT.
-std::string peer(const Connection& c) { return "127.0.0.1:" + std::to_string(c.local_port()); }
+// How the server writes one of our connections: 127.0.0.1:PORT, or [::1]:PORT.
+std::string peer(const Connection& c) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  getsockname(c.get(), reinterpret_cast<sockaddr*>(&address), &length);
+  const std::string host = address.ss_family == AF_INET6 ? "[::1]" : "127.0.0.1";
+  return host + ":" + std::to_string(c.local_port());
+}
 // What every other client receives before a line of ours.
 std::string from(const Connection& c) { return "From " + peer(c) + " - "; }
 
@@ -158,15 +164,16 @@ bool is_program(const char* path) { return std::filesystem::exists(path); }
 // Each newcomer says "here" (again, should a slow server miss it) until the
 // first hears it; then the last says "ready", and the first: every other
 // client reads up to each, so no "here" is left over for the stage.
-std::vector<Connection> gather(Room& room, int count) {
+std::vector<Connection> gather(Room& room, const std::vector<std::string>& hosts) {
+  const int count = static_cast<int>(hosts.size());
   std::vector<Connection> clients;
   if (own_build("spoon3-chat/server")) {
-    for (int i = 0; i < count; ++i)
-      clients.push_back(room.join());
+    for (const std::string& host : hosts)
+      clients.push_back(room.admitted(connect_to(room.port, host)));
     return clients;
   }
-  for (int i = 0; i < count; ++i)
-    clients.push_back(connect_to(room.port));
+  for (const std::string& host : hosts)
+    clients.push_back(connect_to(room.port, host));
   Connection& first = clients.front();
   const auto deadline = harness::Clock::now() + harness::kPatience;
   for (std::size_t k = 1; k < clients.size(); ++k) {
@@ -199,6 +206,9 @@ std::vector<Connection> gather(Room& room, int count) {
     }
   }
   return clients;
+}
+std::vector<Connection> gather(Room& room, int count) {
+  return gather(room, std::vector<std::string>(static_cast<std::size_t>(count), "127.0.0.1"));
 }
 
 std::string port_text(std::uint16_t port) { return std::to_string(port); }
@@ -435,8 +445,9 @@ TEST_F(ChatServerStages, serves_ipv6) {
       "listen on :: with IPV6_V6ONLY off; an IPv6 peer is written [IP]:PORT, an IPv4 "
       "one 127.0.0.1:PORT, not ::ffff:127.0.0.1 (spoon3-chat/README.md)");
   Room room;
-  auto v4 = connect_to(room.port);
-  auto v6 = connect_to(room.port, "::1");
+  auto clients = gather(room, {"127.0.0.1", "::1"});
+  auto& v4 = clients[0];
+  auto& v6 = clients[1];
   const std::string v6_peer = "[::1]:" + std::to_string(v6.local_port());
   ASSERT_TRUE(v6.send_all("over six\n"));
   STAGE_EXPECT(same_bytes("over six\n", "From " + v6_peer + " - over six\n",
