@@ -225,7 +225,8 @@ INSTANTIATE_TEST_SUITE_P(Check, OwnBuild,
                                          std::pair{"spoon2_echo_test", "spoon2-echo/udp_server"},
                                          std::pair{"spoon2_echo_test", "spoon2-echo/udp_client"},
                                          std::pair{"spoon3_chat_test", "spoon3-chat/server"},
-                                         std::pair{"spoon3_chat_test", "spoon3-chat/client"}),
+                                         std::pair{"spoon3_chat_test", "spoon3-chat/client"},
+                    std::pair{"spoon1_irc_test", "spoon1-irc/bot"}),
                          [](const auto& info) {
                            std::string name = info.param.second;
                            std::erase_if(name,

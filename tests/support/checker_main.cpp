@@ -104,7 +104,7 @@ class CheckerPrinter : public testing::EmptyTestEventListener {
       std::printf("PASS  %s%s\n", stage.c_str(), took.c_str());
     } else {
       ++failed_;
-      if (stage == "prints_port") harness::Stages::no_port_printed();
+      if (harness::Stages::is_gate(stage)) harness::Stages::gate_failed();
       std::printf("FAIL  %s%s\n", stage.c_str(), took.c_str());
       for (const std::string& failure : failures_)
         std::fputs(indented(failure).c_str(), stdout);
@@ -202,7 +202,7 @@ int main(int argc, char** argv) {
   std::string filter;
   bool found = last.empty();
   for (const std::string& stage : stages) {
-    filter += (filter.empty() ? "" : ":") + suite_name + "." + stage;
+    filter.append(filter.empty() ? "" : ":").append(suite_name).append(".").append(stage);
     if (stage == last) {
       found = true;
       break;
