@@ -196,7 +196,9 @@ int main(int argc, char** argv) {
   }
   if (stages.empty())
     return bad_usage("no stages for " + program + " yet",
-                     "this lesson's programs with stages:" + programs_with_stages);
+                     programs_with_stages.empty()
+                         ? "this lesson has no stages yet"
+                         : "this lesson's programs with stages:" + programs_with_stages);
   const char* const stage_set = std::getenv("SPOON_CHECK_STAGE");
   const std::string last = stage_set != nullptr ? stage_set : "";
   std::string filter;
