@@ -148,9 +148,7 @@ int main(int argc, char** argv) {
       const auto received =
           recv(client_socket.get(), buffer.data(), static_cast<int>(buffer.size()), 0);
       if (received == 0) break;  // Fact: recv returns 0 — the client has closed its side
-      if (received < 0 ||
-          !send_all_within(client_socket.get(), {buffer.data(), static_cast<std::size_t>(received)},
-                           timeout)) {
+      if (received < 0) {
         const int error = net::last_error();
         const std::string why = net::stop_requested()    ? "server stopping"
                                 : net::is_timeout(error) ? "timed out"
@@ -158,7 +156,9 @@ int main(int argc, char** argv) {
         fmt::print("dropped {}: {}\n", peer, why);
         break;
       }
-      echoed += static_cast<std::size_t>(received);
+      if (send_all_within(client_socket.get(), {buffer.data(), static_cast<std::size_t>(received)},
+                          timeout))
+        echoed += static_cast<std::size_t>(received);
     }
     // endregion
     fmt::print("Closed {} after echoing {} bytes\n", peer, echoed);
