@@ -64,6 +64,7 @@ contains "the tour's chat: the server logs it" "server  | 127.0.0.1:"
 contains "the tour's chat: the others hear it" "bob     | From 127.0.0.1:"
 contains "the tour's chat: quit removes a client" ": left"
 contains "the tour's chat: the stop hangs up on everyone" "server stopping"
+contains "the tour ends by pointing at the homework" "./workshop start spoon2-echo/echo_server"
 
 check "a tour of one lesson" 0 ./workshop tour extras-resolve
 contains "a tour of one lesson shows it" "resolve | localhost -> 127.0.0.1"
