@@ -71,7 +71,46 @@ std::string quote(const std::string& arg) {
 }
 #endif
 
+std::string checked_program_;
+std::vector<std::string> checked_command_;
+std::string checked_report_;  // filled by ~Child of a checked program in a failed test
+
+// The argv a Child starts: the learner's command in place of the checked
+// program, or the program of this build tree.
+std::vector<std::string> command_for(std::string_view lesson_program,
+                                     std::vector<std::string> args) {
+  std::vector<std::string> argv;
+  if (lesson_program == checked_program_ && !checked_command_.empty())
+    argv = checked_command_;
+  else
+    argv.push_back(program_path(lesson_program));
+  argv.insert(argv.end(), std::make_move_iterator(args.begin()),
+              std::make_move_iterator(args.end()));
+  return argv;
+}
+
 }  // namespace
+
+const std::string& checked_program() { return checked_program_; }
+const std::vector<std::string>& checked_command() { return checked_command_; }
+void set_checked(std::string program, std::vector<std::string> command) {
+  checked_program_ = std::move(program);
+  checked_command_ = std::move(command);
+}
+
+bool own_build(std::string_view lesson_program) {
+  return lesson_program != checked_program_ || checked_command_.empty();
+}
+
+std::string shown_command(std::string_view lesson_program) {
+  if (own_build(lesson_program)) return "build/" + std::string(lesson_program);
+  std::string name;
+  for (const std::string& arg : checked_command_)
+    name += (name.empty() ? "" : " ") + arg;
+  return name;
+}
+
+std::string take_checked_program_report() { return std::exchange(checked_report_, {}); }
 
 std::string program_path(std::string_view lesson_program) {
   if (lesson_program.starts_with('/')) return std::string(lesson_program);
@@ -97,9 +136,10 @@ Child::Child(std::string_view lesson_program, std::vector<std::string> args,
   for (HANDLE ours : {stdin_pipe_, stdout_pipe_, stderr_pipe_})
     SetHandleInformation(ours, HANDLE_FLAG_INHERIT, 0);  // the child gets its ends only
 
-  std::string command_line = quote(program_path(lesson_program));
-  for (const std::string& arg : args)
-    command_line.append(" ").append(quote(arg));
+  checked_ = lesson_program == checked_program_;
+  std::string command_line;
+  for (const std::string& arg : command_for(lesson_program, std::move(args)))
+    command_line.append(command_line.empty() ? "" : " ").append(quote(arg));
   STARTUPINFOA startup{};
   startup.cb = sizeof startup;
   startup.dwFlags = STARTF_USESTDHANDLES;
@@ -184,10 +224,12 @@ void Child::close_stdin() {
 }
 
 Child::~Child() {
-  if (running()) kill_now();
+  const bool was_running = running();
+  if (was_running) kill_now();
   close_stdin();
   for (std::thread* t : {&out_reader_, &err_reader_, &exit_watcher_})
     if (t->joinable()) t->join();
+  report_if_checked(was_running);
   CloseHandle(stdout_pipe_);
   CloseHandle(stderr_pipe_);
   CloseHandle(process_);
@@ -236,7 +278,9 @@ Child::Child(const Terminal& terminal, std::string_view lesson_program,
 void Child::start(std::string_view lesson_program, std::vector<std::string> args,
                   const std::string& working_directory, const std::string& user, int terminal) {
   ::signal(SIGPIPE, SIG_IGN);  // a child that exits early must not kill the test
-  const std::string path = program_path(lesson_program);
+  checked_ = lesson_program == checked_program_;
+  std::vector<std::string> command = command_for(lesson_program, std::move(args));
+  const std::string path = command.front();
   // Looked up before fork: after it, only async-signal-safe calls are safe.
   const passwd* const account = user.empty() || getuid() != 0 ? nullptr : getpwnam(user.c_str());
   if (!user.empty() && getuid() == 0 && account == nullptr)
@@ -249,8 +293,7 @@ void Child::start(std::string_view lesson_program, std::vector<std::string> args
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
     throw std::runtime_error("pipe2 failed");
   std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(path.c_str()));
-  for (std::string& arg : args)
+  for (std::string& arg : command)
     argv.push_back(arg.data());
   argv.push_back(nullptr);
 
@@ -269,7 +312,9 @@ void Child::start(std::string_view lesson_program, std::vector<std::string> args
     if (!working_directory.empty() && chdir(working_directory.c_str()) != 0) _exit(126);
     if (account != nullptr && (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0))
       _exit(126);
-    execv(path.c_str(), argv.data());
+    execvp(path.c_str(), argv.data());  // a learner's `python3 echo.py` is found on PATH
+    const char* const failed = "error: cannot start the program: exec failed\n";
+    (void)!::write(STDERR_FILENO, failed, std::strlen(failed));
     _exit(127);
   }
   ::close(in[0]);
@@ -333,10 +378,12 @@ void Child::close_stdin() {
 }
 
 Child::~Child() {
-  if (running()) kill_now();
+  const bool was_running = running();
+  if (was_running) kill_now();
   close_stdin();
   for (std::thread* t : {&out_reader_, &err_reader_, &exit_watcher_})
     if (t->joinable()) t->join();
+  report_if_checked(was_running);
   ::close(stdout_pipe_);
   ::close(stderr_pipe_);
 }
@@ -367,17 +414,24 @@ std::optional<std::string> Child::wait_for_line(std::string_view text,
 }
 
 std::uint16_t Child::port() {
+  if (port_ != 0) return port_;
   static const std::regex port_line(R"(\bport (\d+)\b)");
   const auto deadline = Clock::now() + kPatience;
   while (auto line = read_line(std::chrono::milliseconds(remaining_ms(deadline)))) {
     std::smatch match;
     if (std::regex_search(*line, match, port_line)) {
       const int port = std::stoi(match[1]);
-      if (port > 0 && port <= 65535) return static_cast<std::uint16_t>(port);
+      if (port > 0 && port <= 65535) return port_ = static_cast<std::uint16_t>(port);
     }
   }
-  ADD_FAILURE() << "no 'port N' line; stdout:\n" << out() << "\nstderr:\n" << err();
-  throw std::runtime_error("child printed no port");
+  // Why not, in a learner's words: it exited, or it said nothing in time.
+  std::string why = "within " + std::to_string(kPatience.count() / 1000) + " s";
+  if (const auto code = wait(100ms)) why = "before it exited with code " + std::to_string(*code);
+  ADD_FAILURE() << "the program printed no line with 'port N' (N: the port it listens on, "
+                << "read back with getsockname) " << why << "\nits stdout: " << visible(out())
+                << "\nits stderr:\n"
+                << err();
+  throw std::runtime_error("the program printed no port");
 }
 
 bool Child::wait_for_err(std::string_view text, std::chrono::milliseconds patience) {
@@ -385,6 +439,23 @@ bool Child::wait_for_err(std::string_view text, std::chrono::milliseconds patien
   return changed_.wait_for(lock, patience, [&] {
     return err_.find(text) != std::string::npos || (!err_open_ && !out_open_);
   }) && err_.find(text) != std::string::npos;
+}
+
+void Child::report_if_checked(bool was_running) {
+  if (!checked_ || !testing::Test::HasFailure()) return;
+  std::string report =
+      was_running ? "the program was still running (the checker stopped it)"
+                  : "the program had exited with code " + std::to_string(status_.value_or(-1));
+  const std::string errors = err();
+  if (!errors.empty()) {
+    // Its last lines: a Python traceback ends with the line that matters.
+    std::size_t start = errors.size();
+    for (int lines = 0; start > 0 && lines < 16;)
+      if (errors[--start] == '\n' && start + 1 < errors.size()) ++lines;
+    report += "; its stderr" + std::string(start > 0 ? " ended" : "") + ":\n" +
+              errors.substr(start > 0 ? start + 1 : 0);
+  }
+  checked_report_ = report;
 }
 
 #ifdef __linux__
@@ -693,5 +764,73 @@ RefusedSetsockopt::RefusedSetsockopt(const char* /*option*/) {}
 RefusedSetsockopt::~RefusedSetsockopt() = default;
 bool RefusedSetsockopt::available() { return false; }
 #endif
+
+void hint(std::string_view where) { testing::Test::RecordProperty("hint", std::string(where)); }
+void by_hand(std::string_view command) {
+  testing::Test::RecordProperty("by_hand", std::string(command));
+}
+
+std::string visible(std::string_view bytes) {
+  std::string shown = "\"";
+  for (const char c : bytes) {
+    switch (c) {
+      case '\r':
+        shown += "\\r";
+        break;
+      case '\n':
+        shown += "\\n";
+        break;
+      case '\t':
+        shown += "\\t";
+        break;
+      case '\\':
+        shown += "\\\\";
+        break;
+      case '"':
+        shown += "\\\"";
+        break;
+      default:
+        if (c >= ' ' && c < 0x7f) {
+          shown += c;
+        } else {
+          static const char digits[] = "0123456789abcdef";
+          const auto byte = static_cast<unsigned char>(c);
+          shown += {'\\', 'x', digits[byte >> 4], digits[byte & 15]};
+        }
+    }
+  }
+  return shown + "\"";
+}
+
+testing::AssertionResult same_bytes(std::string_view sent, std::string_view expected,
+                                    std::string_view got) {
+  if (got == expected) return testing::AssertionSuccess();
+  const auto differ = std::mismatch(expected.begin(), expected.end(), got.begin(), got.end());
+  const auto at = static_cast<std::size_t>(differ.first - expected.begin());
+  // Long data is shown around the first difference only.
+  const std::size_t from = at > 24 ? at - 16 : 0;
+  const auto excerpt = [&](std::string_view bytes) {
+    const std::string_view part = bytes.substr(std::min(from, bytes.size()), 48);
+    return (from > 0 ? "..." : "") + visible(part) +
+           (from + part.size() < bytes.size() ? "..." : "") + " (" + std::to_string(bytes.size()) +
+           " bytes)";
+  };
+  const std::string prefix = "  got       ";
+  const std::string shown_before =
+      (from > 0 ? "..." : "") + visible(got.substr(std::min(from, got.size()), at - from));
+  std::string message;
+  if (!sent.empty()) message += "  sent      " + excerpt(sent) + "\n";
+  message += "  expected  " + excerpt(expected) + "\n";
+  message += prefix + excerpt(got) + "\n";
+  // visible() opens a quote that shown_before closes: the caret goes where that quote is.
+  message += std::string(prefix.size() + shown_before.size() - 1, ' ') +
+             "^ first difference, at byte " + std::to_string(at);
+  if (at == got.size()) message += " (nothing more came back)";
+  return testing::AssertionFailure() << message;
+}
+
+void Stages::SetUp() {
+  if (port_failed_) GTEST_SKIP() << "skipped: the program printed no port";
+}
 
 }  // namespace harness

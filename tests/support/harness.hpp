@@ -9,6 +9,8 @@
 #include "common/cli.hpp"
 #include "common/net.hpp"
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -75,7 +77,8 @@ class Child {
   // Reads stdout lines until one contains `text`; returns it (or nothing).
   std::optional<std::string> wait_for_line(std::string_view text,
                                            std::chrono::milliseconds patience = kPatience);
-  // Reads until the contract's "port N" line; fails the test without one.
+  // Reads until the contract's "port N" line (once: later calls return the
+  // same port); fails the test without one, saying why (it exited, or was silent).
   std::uint16_t port();
   // Waits until stderr holds `text` (or the deadline).
   bool wait_for_err(std::string_view text, std::chrono::milliseconds patience = kPatience);
@@ -123,6 +126,9 @@ class Child {
   void drain(pipe_t pipe, std::string& into, bool& open);  // a reader thread's loop
   void watch_exit();                                       // the exit watcher's
   void kill_now();
+  void report_if_checked(bool was_running);  // for the checker, under a failed test
+  bool checked_ = false;
+  std::uint16_t port_ = 0;  // from its "port N" line, once read  // the program the homework checker checks (see checked_program)
   long long open_files_limit_ = -1;  // the soft RLIMIT_NOFILE before limit_open_files
   pipe_t stdin_pipe_{};
   pipe_t stdout_pipe_{};
@@ -224,6 +230,67 @@ class RefusedSetsockopt {
 
  private:
   std::string asan_options_;
+};
+
+// --- The homework checker (./workshop check) ---------------------------------
+//
+// A program's stages are the tests of its suite `<Program>Stages` (echo_server:
+// EchoServerStages), one test per stage, named after the stage, in the
+// learner's order. Under ctest they are tests like any other. The checker
+// runs the same binary with SPOON_CHECK_PROGRAM=LESSON/PROGRAM and, after
+// `--`, a learner's COMMAND: every Child of that program then starts COMMAND
+// with the test's arguments instead; peers and servers the test starts
+// stay the repository's own. tests/support/checker_main.cpp prints the stages.
+
+// The program under check ("" outside the checker) and the command that
+// replaces it (empty: the repository's own build of it).
+const std::string& checked_program();
+const std::vector<std::string>& checked_command();
+void set_checked(std::string program, std::vector<std::string> command);  // the main's
+// Is a lesson program our own build (no learner's command in its place)?
+// Stages check our own wording (log lines, error texts) only there.
+bool own_build(std::string_view lesson_program);
+// How to start that program by hand, for messages: the learner's COMMAND or build/P.
+std::string shown_command(std::string_view lesson_program);
+
+// What became of the checked program in the last failed test (its exit, its
+// stderr), once: the checker prints it under the failure.
+std::string take_checked_program_report();
+
+// Where a stage's idea is explained (a Fact, a README section): said under a failure.
+void hint(std::string_view where);
+// The command that shows the same thing by hand (nc, curl), port filled in.
+void by_hand(std::string_view command);
+
+// Bytes as a learner reads them: "hi\r\n", "\x00", in quotes.
+std::string visible(std::string_view bytes);
+// Compares what came back with what was expected, and on a difference says
+// what was sent, what was expected, what came back, and puts a caret under
+// the first difference (around it only, for long data).
+testing::AssertionResult same_bytes(std::string_view sent, std::string_view expected,
+                                    std::string_view got);
+
+// A stage's failure, worded for a learner (no "Value of:" around it).
+#define STAGE_EXPECT(result)                                      \
+  if (const ::testing::AssertionResult stage_result = (result)) { \
+  } else                                                          \
+    ADD_FAILURE() << stage_result.message()
+#define STAGE_ASSERT(result)                                      \
+  if (const ::testing::AssertionResult stage_result = (result)) { \
+  } else                                                          \
+    GTEST_FAIL() << stage_result.message()
+
+// The base of every Stages suite: in the checker, once `prints_port` has
+// failed nothing else can be reached, so the later stages are skipped.
+class Stages : public testing::Test {
+ protected:
+  void SetUp() override;
+
+ public:
+  static void no_port_printed() { port_failed_ = true; }
+
+ private:
+  static inline bool port_failed_ = false;
 };
 
 }  // namespace harness
