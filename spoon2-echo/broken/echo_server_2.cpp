@@ -91,8 +91,8 @@ bool send_all_within(net::socket_t s, std::string_view data, double timeout) {
       data.remove_prefix(static_cast<std::size_t>(sent));
       continue;
     }
-    if (sent < 0 && net::is_timeout(net::last_error()) && left > 0.5) continue;  // time is left
-    return false;  // the time is up, or the client is gone
+    if (sent < 0 && left > 0.5) continue;  // time is left
+    return false;                          // the time is up, or the client is gone
   }
   return data.empty();
 }
@@ -148,7 +148,9 @@ int main(int argc, char** argv) {
       const auto received =
           recv(client_socket.get(), buffer.data(), static_cast<int>(buffer.size()), 0);
       if (received == 0) break;  // Fact: recv returns 0 — the client has closed its side
-      if (received < 0) {
+      if (received < 0 ||
+          !send_all_within(client_socket.get(), {buffer.data(), static_cast<std::size_t>(received)},
+                           timeout)) {
         const int error = net::last_error();
         const std::string why = net::stop_requested()    ? "server stopping"
                                 : net::is_timeout(error) ? "timed out"
@@ -156,9 +158,7 @@ int main(int argc, char** argv) {
         fmt::print("dropped {}: {}\n", peer, why);
         break;
       }
-      if (send_all_within(client_socket.get(), {buffer.data(), static_cast<std::size_t>(received)},
-                          timeout))
-        echoed += static_cast<std::size_t>(received);
+      echoed += static_cast<std::size_t>(received);
     }
     // endregion
     fmt::print("Closed {} after echoing {} bytes\n", peer, echoed);
