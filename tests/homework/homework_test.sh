@@ -22,6 +22,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../support/checks.sh"
 part="${1:-}"
 build="${2:-build}"
 waiting=()
+first="" output="" checked=0  # set by run_checker
 checks_run=0  # rows (or, for start, checks) actually checked
 
 # The starters and the stage each must fail first.
@@ -73,25 +74,29 @@ suite_of() {  # suite_of LESSON: its test binary
   esac
 }
 
-# first_failing_stage PROGRAM STAGE COMMAND...: the checker, up to STAGE ("-":
-# all), against COMMAND; prints the first stage that failed, "none", or
-# "no-stages" when the checker has no stages for PROGRAM yet. Its output is
+# run_checker PROGRAM STAGE COMMAND...: the checker, up to STAGE ("-": all),
+# against COMMAND. Sets $first to the first stage that failed, "none", or
+# "no-stages" when the checker has no stages for PROGRAM yet; its output is
 # in $output, its exit code in $checked.
-first_failing_stage() {
+run_checker() {
   local program="$1" stage="$2"
   shift 2
   local only=()
   [ "$stage" != - ] && only=("SPOON_CHECK_STAGE=$stage")
-  output="$(env SPOON_CHECK_PROGRAM="$program" "${only[@]}" timeout 120 \
-    "$(suite_of "${program%/*}")" -- "$@" 2>&1)"
-  checked=$?
-  if [ "$checked" -eq 2 ] && grep -qF "no stages for $program yet" <<<"$output"; then
-    echo no-stages
+  local suite
+  suite="$(suite_of "${program%/*}")"
+  if [ ! -x "$suite" ]; then
+    first=not-built output="no $suite: build the tests first" checked=127
     return
   fi
-  local first
+  output="$(env SPOON_CHECK_PROGRAM="$program" "${only[@]}" timeout 120 "$suite" -- "$@" 2>&1)"
+  checked=$?
+  if [ "$checked" -eq 2 ] && grep -qF "no stages for $program yet" <<<"$output"; then
+    first=no-stages
+    return
+  fi
   first="$(sed -n 's/^FAIL  *\([a-z0-9_]*\).*/\1/p' <<<"$output" | head -1)"
-  echo "${first:-none}"
+  first="${first:-none}"
 }
 
 # Each hunk of `diff -U0 LESSON STARTER` must say TODO on its starter side.
@@ -129,8 +134,7 @@ test_starters() {
       waiting+=("$program: the starter at the first stage (${note#waits: })")
       continue
     fi
-    local first
-    first="$(first_failing_stage "$program" - "$built")"
+    run_checker "$program" - "$built"
     if [ "$first" = no-stages ]; then
       waiting+=("$program: the starter at '$stage' (the checker has no stages for it yet)")
     elif [ "$first" != "$stage" ]; then
@@ -160,8 +164,8 @@ test_broken() {
     # A stage can leave a race open (survives_a_client_that_resets: the reset
     # may land after the echo went), so a variant passing it is tried again,
     # three times in all; failing anywhere else fails at once.
-    local first tries=0
-    while first="$(first_failing_stage "$lesson/$program" "$stage" "$built")" &&
+    local tries=0
+    while run_checker "$lesson/$program" "$stage" "$built" &&
       [ "$first" = none ] && [ $((tries += 1)) -lt 3 ]; do :; done
     if [ "$first" = no-stages ]; then
       waiting+=("$variant: must fail at '$stage' (the checker has no stages for $lesson/$program yet)")
