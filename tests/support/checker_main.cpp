@@ -7,6 +7,7 @@
 // repository's own build), and prints one line per stage a learner can act on.
 #include "tests/support/harness.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -33,6 +34,17 @@ std::string stages_suite_of(std::string_view program) {
   return suite + "Stages";
 }
 
+// EchoServerStages -> echo_server: the program a suite's stages are for.
+std::string program_of(std::string_view suite) {
+  suite.remove_suffix(std::string_view("Stages").size());
+  std::string program;
+  for (const char c : suite) {
+    if (std::isupper(static_cast<unsigned char>(c)) && !program.empty()) program += '_';
+    program += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return program;
+}
+
 std::string indented(const std::string& text, const std::string& indent = "      ") {
   std::string out = indent;
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -43,10 +55,26 @@ std::string indented(const std::string& text, const std::string& indent = "     
   return out;
 }
 
+// A failure's message without GoogleTest's framing: "Failed" before an
+// ADD_FAILURE's text, "Value of: EXPR / Actual / Expected" before an
+// EXPECT_TRUE's; what the stage says comes after.
+std::string for_a_learner(std::string message) {
+  if (message.starts_with("Failed\n")) message.erase(0, 7);
+  if (message.starts_with("Value of: ")) {
+    std::size_t end = message.find("\nExpected: ");
+    if (end != std::string::npos) end = message.find('\n', end + 1);
+    message.erase(0, end == std::string::npos ? message.size() : end + 1);
+    if (message.empty()) message = "a check failed";
+  }
+  return message;
+}
+
 // One line per stage, and under a failure what a learner needs to fix it.
 class CheckerPrinter : public testing::EmptyTestEventListener {
  public:
-  explicit CheckerPrinter(std::string program) : program_(std::move(program)) {}
+  // `upto`: the last stage asked for ("" for all), of `all_stages` in all.
+  CheckerPrinter(std::string program, std::string upto, std::size_t all_stages)
+      : program_(std::move(program)), upto_(std::move(upto)), all_stages_(all_stages) {}
 
   void OnTestProgramStart(const testing::UnitTest& /*unit*/) override {
     std::printf("checking %s against %s's stages\n", harness::shown_command(program_).c_str(),
@@ -59,22 +87,25 @@ class CheckerPrinter : public testing::EmptyTestEventListener {
     // A thrown exception only ends a stage whose failure was already said.
     const std::string message = result.message();
     if (message.starts_with("C++ exception") && !failures_.empty()) return;
-    failures_.push_back(message);
+    failures_.push_back(for_a_learner(message));
   }
 
   void OnTestEnd(const testing::TestInfo& test) override {
     const testing::TestResult& result = *test.result();
     const std::string stage = test.name();
+    // A slow stage says how slow: a learner's program that waits out a time-out shows here.
+    const auto seconds = static_cast<double>(result.elapsed_time()) / 1000;
+    const std::string took = seconds >= 1 ? fmt::format("  ({:.1f} s)", seconds) : "";
     if (result.Skipped()) {
       ++skipped_;
       std::printf("SKIP  %s\n", stage.c_str());
     } else if (result.Passed()) {
       ++passed_;
-      std::printf("PASS  %s\n", stage.c_str());
+      std::printf("PASS  %s%s\n", stage.c_str(), took.c_str());
     } else {
       ++failed_;
       if (stage == "prints_port") harness::Stages::no_port_printed();
-      std::printf("FAIL  %s\n", stage.c_str());
+      std::printf("FAIL  %s%s\n", stage.c_str(), took.c_str());
       for (const std::string& failure : failures_)
         std::fputs(indented(failure).c_str(), stdout);
       const std::string report = harness::take_checked_program_report();
@@ -96,11 +127,13 @@ class CheckerPrinter : public testing::EmptyTestEventListener {
 
   void OnTestProgramEnd(const testing::UnitTest& /*unit*/) override {
     const int total = passed_ + failed_ + skipped_;
+    const std::string which =
+        upto_.empty() ? "" : " up to " + upto_ + " (of " + std::to_string(all_stages_) + ")";
     if (failed_ == 0 && skipped_ == 0)
-      std::printf("%s: all %d stages passed\n", program_.c_str(), total);
+      std::printf("%s: all %d stages%s passed\n", program_.c_str(), total, which.c_str());
     else
-      std::printf("%s: %d of %d stages passed, %d failed, %d skipped\n", program_.c_str(), passed_,
-                  total, failed_, skipped_);
+      std::printf("%s: %d of %d stages%s passed, %d failed, %d skipped\n", program_.c_str(),
+                  passed_, total, which.c_str(), failed_, skipped_);
     std::fflush(stdout);
   }
 
@@ -110,6 +143,8 @@ class CheckerPrinter : public testing::EmptyTestEventListener {
 
  private:
   std::string program_;
+  std::string upto_;
+  std::size_t all_stages_;
   std::vector<std::string> failures_;
   int passed_ = 0;
   int failed_ = 0;
@@ -148,14 +183,14 @@ int main(int argc, char** argv) {
     const testing::TestSuite& suite = *unit.GetTestSuite(i);
     const std::string name = suite.name();
     if (name.ends_with("Stages"))
-      programs_with_stages += (programs_with_stages.empty() ? "" : ", ") + name;
+      programs_with_stages += "\n  " + program.substr(0, program.find('/') + 1) + program_of(name);
     if (name != suite_name) continue;
     for (int j = 0; j < suite.total_test_count(); ++j)
       stages.emplace_back(suite.GetTestInfo(j)->name());
   }
   if (stages.empty())
     return bad_usage("no stages for " + program + " yet",
-                     "this lesson's programs with stages: suites " + programs_with_stages);
+                     "this lesson's programs with stages:" + programs_with_stages);
   const char* const stage_set = std::getenv("SPOON_CHECK_STAGE");
   const std::string last = stage_set != nullptr ? stage_set : "";
   std::string filter;
@@ -178,6 +213,7 @@ int main(int argc, char** argv) {
 
   testing::TestEventListeners& listeners = testing::UnitTest::GetInstance()->listeners();
   delete listeners.Release(listeners.default_result_printer());
-  listeners.Append(new CheckerPrinter(program));  // owned by GoogleTest from here on
-  return RUN_ALL_TESTS() == 0 ? 0 : 1;            // a skipped stage (no IPv6 here) is no failure
+  listeners.Append(
+      new CheckerPrinter(program, last, stages.size()));  // owned by GoogleTest from here on
+  return RUN_ALL_TESTS() == 0 ? 0 : 1;  // a skipped stage (no IPv6 here) is no failure
 }

@@ -105,8 +105,12 @@ bool own_build(std::string_view lesson_program) {
 std::string shown_command(std::string_view lesson_program) {
   if (own_build(lesson_program)) return "build/" + std::string(lesson_program);
   std::string name;
-  for (const std::string& arg : checked_command_)
-    name += (name.empty() ? "" : " ") + arg;
+  for (const std::string& arg : checked_command_) {
+    const bool plain = !arg.empty() && arg.find_first_not_of(
+                                           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                           "0123456789_-./=:@%+,") == std::string::npos;
+    name += (name.empty() ? "" : " ") + (plain ? arg : "'" + arg + "'");  // as a shell reads it
+  }
   return name;
 }
 
@@ -313,8 +317,14 @@ void Child::start(std::string_view lesson_program, std::vector<std::string> args
     if (account != nullptr && (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0))
       _exit(126);
     execvp(path.c_str(), argv.data());  // a learner's `python3 echo.py` is found on PATH
-    const char* const failed = "error: cannot start the program: exec failed\n";
-    (void)!::write(STDERR_FILENO, failed, std::strlen(failed));
+    // Only async-signal-safe calls here: write() of fixed texts.
+    const char* const why = errno == ENOENT ? ": no such file (or not on PATH)\n"
+                            : errno == EACCES ? ": permission denied (chmod +x it?)\n"
+                                              : ": exec failed\n";
+    const char* const start = "error: cannot start ";
+    (void)!::write(STDERR_FILENO, start, std::strlen(start));
+    (void)!::write(STDERR_FILENO, path.c_str(), path.size());
+    (void)!::write(STDERR_FILENO, why, std::strlen(why));
     _exit(127);
   }
   ::close(in[0]);

@@ -128,7 +128,8 @@ class Child {
   void kill_now();
   void report_if_checked(bool was_running);  // for the checker, under a failed test
   bool checked_ = false;
-  std::uint16_t port_ = 0;  // from its "port N" line, once read  // the program the homework checker checks (see checked_program)
+  std::uint16_t port_ = 0;  // from its "port N" line, once read  // the program the homework
+                            // checker checks (see checked_program)
   long long open_files_limit_ = -1;  // the soft RLIMIT_NOFILE before limit_open_files
   pipe_t stdin_pipe_{};
   pipe_t stdout_pipe_{};

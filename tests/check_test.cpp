@@ -1,0 +1,230 @@
+// tests/check_test.cpp — the homework checker (./workshop check) itself: a
+// lesson's test binary in checker mode, run on a learner's programs (small
+// Python ones, written here) and on the repository's own build.
+#include "tests/support/harness.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// A correct echo server in the talk's language, as a learner might write it:
+// only the contract (options, "port N", exit codes), none of our wording.
+const char* const kEchoServer = R"(import argparse, signal, socket, sys
+
+def bad(message):
+    print(f"error: {message}\nTry '--help' for more information.", file=sys.stderr)
+    sys.exit(2)
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        bad(message)
+
+parser = Parser()
+parser.add_argument("--host", default="::")
+parser.add_argument("--port", default="50007")
+parser.add_argument("--timeout", type=float, default=5.0)
+options = parser.parse_args()
+if not options.port.isdigit() or int(options.port) > 65535:
+    bad(f"--port wants a number from 0 to 65535, not '{options.port}'")
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+listener = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind((options.host, int(options.port)))
+listener.listen()
+print("listening on port", listener.getsockname()[1], flush=True)
+while True:
+    conn, address = listener.accept()
+    conn.settimeout(options.timeout)
+    with conn:
+        try:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                conn.sendall(data)
+        except OSError as error:
+            print("dropped", address, error, flush=True)
+)";
+
+// The classic bug: one recv taken as the whole message.
+std::string one_recv_echo_server() {
+  std::string source = kEchoServer;
+  const std::string loop = R"(            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                conn.sendall(data)
+)";
+  const std::string once = R"(            conn.sendall(conn.recv(65536))
+)";
+  source.replace(source.find(loop), loop.size(), once);
+  return source;
+}
+
+void set_env(const char* name, const std::string& value) {
+#ifdef _WIN32
+  _putenv_s(name, value.c_str());
+#else
+  setenv(name, value.c_str(), 1);
+#endif
+}
+
+// Runs a lesson's test binary as the checker of `program`, up to `stage`,
+// against `command` (nothing: our own build).
+harness::Result check(const std::string& binary, const std::string& program,
+                      const std::vector<std::string>& command = {}, const std::string& stage = {}) {
+  set_env("SPOON_CHECK_PROGRAM", program);
+  set_env("SPOON_CHECK_STAGE", stage);
+  std::vector<std::string> args;
+  if (!command.empty()) {
+    args.emplace_back("--");
+    args.insert(args.end(), command.begin(), command.end());
+  }
+  auto result = harness::run("tests/" + binary, args, {}, 120s);
+  set_env("SPOON_CHECK_PROGRAM", "");  // the children of later tests are not checked
+  set_env("SPOON_CHECK_STAGE", "");
+  return result;
+}
+
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+class Check : public testing::Test {
+ protected:
+  void SetUp() override {
+#ifdef _WIN32
+    GTEST_SKIP() << "the learner's programs here are Python, started on POSIX";
+#else
+    if (std::system("command -v python3 >/dev/null 2>&1") != 0)
+      GTEST_FAIL() << "python3 is missing: the checker's own tests check Python programs";
+#endif
+  }
+  std::filesystem::path dir = harness::temp_dir("check");
+  void TearDown() override { std::filesystem::remove_all(dir); }
+  std::string write(const std::string& name, const std::string& source) {
+    harness::write_file(dir / name, source);
+    return (dir / name).string();
+  }
+};
+
+const std::vector<std::string> kEchoServerStages = {"prints_port",
+                                                    "echoes_a_line",
+                                                    "echoes_until_the_client_closes",
+                                                    "serves_one_client_after_another",
+                                                    "echoes_every_byte_of_a_mebibyte",
+                                                    "survives_a_client_that_resets",
+                                                    "drops_a_silent_client_after_the_timeout",
+                                                    "drops_a_client_that_never_reads",
+                                                    "serves_ipv6",
+                                                    "exits_zero_on_sigterm",
+                                                    "refuses_a_bad_command_line"};
+
+}  // namespace
+
+TEST_F(Check, APythonEchoServerPassesEveryStage) {
+  const auto result = check("spoon2_echo_test", "spoon2-echo/echo_server",
+                            {"python3", write("echo_server.py", kEchoServer)});
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  for (const std::string& stage : kEchoServerStages)
+    EXPECT_TRUE(has(result.out, "PASS  " + stage) ||
+                (stage == "serves_ipv6" && has(result.out, "SKIP  " + stage)))
+        << stage << "\n"
+        << result.out;
+  EXPECT_TRUE(has(result.out, "checking python3 ")) << result.out;
+}
+
+TEST_F(Check, APythonEchoServerThatTakesOneRecvAsTheMessageFailsWhereThatShows) {
+  const auto result = check("spoon2_echo_test", "spoon2-echo/echo_server",
+                            {"python3", write("one_recv.py", one_recv_echo_server())});
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  const std::string& out = result.out;
+  EXPECT_TRUE(has(out, "PASS  prints_port\nPASS  echoes_a_line\n")) << out;
+  // What a learner needs under the failure: sent, expected, what came, a
+  // caret, the hint and the command to see it by hand, with the real port.
+  EXPECT_TRUE(has(out,
+                  "FAIL  echoes_until_the_client_closes\n"
+                  "        sent      \"two\\n\" (4 bytes)\n"
+                  "        expected  \"two\\n\" (4 bytes)\n"
+                  "        got       \"\" (0 bytes)\n"
+                  "                   ^ first difference, at byte 0"))
+      << out;
+  EXPECT_TRUE(has(out, "      hint: Fact: there is no EOT on a socket")) << out;
+  EXPECT_TRUE(
+      has(out, "      by hand: (printf 'one '; sleep 1; printf 'two\\n') | nc -N 127.0.0.1 "))
+      << out;
+  EXPECT_TRUE(has(out, "PASS  refuses_a_bad_command_line")) << out << "later stages run too";
+  EXPECT_TRUE(has(out, "spoon2-echo/echo_server: ")) << out;
+  EXPECT_TRUE(has(out, " failed, ")) << out;
+}
+
+TEST_F(Check, ACommandThatNeverPrintsItsPortFailsTheFirstStageAtOnceWithItsStderr) {
+  const auto start = harness::Clock::now();
+  const auto result =
+      check("spoon2_echo_test", "spoon2-echo/echo_server",
+            {"python3", write("no_port.py", "import sys\nsys.exit('cannot bind: no luck')\n")});
+  EXPECT_LT(harness::Clock::now() - start, 5s);
+  EXPECT_EQ(result.exit_code, 1) << result.out;
+  EXPECT_TRUE(has(result.out, "FAIL  prints_port\n")) << result.out;
+  EXPECT_TRUE(has(result.out, "printed no line with 'port N'")) << result.out;
+  EXPECT_TRUE(has(result.out, "exited with code 1")) << result.out;
+  EXPECT_TRUE(has(result.out, "cannot bind: no luck")) << result.out;
+  EXPECT_TRUE(has(result.out, "SKIP  echoes_a_line\n")) << result.out;  // the rest cannot run
+  EXPECT_TRUE(has(result.out, "0 of 11 stages passed, 1 failed, 10 skipped")) << result.out;
+}
+
+TEST_F(Check, StageStopsAfterTheNamedStage) {
+  const auto result = check("spoon2_echo_test", "spoon2-echo/echo_server", {}, "echoes_a_line");
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_TRUE(has(result.out,
+                  "PASS  prints_port\nPASS  echoes_a_line\n"
+                  "spoon2-echo/echo_server: all 2 stages up to echoes_a_line (of 11) "
+                  "passed\n"))
+      << result.out;
+}
+
+TEST_F(Check, BadCommandLinesExitTwoNamingWhatThereIs) {
+  const auto stage = check("spoon2_echo_test", "spoon2-echo/echo_server", {}, "no_such_stage");
+  EXPECT_EQ(stage.exit_code, 2);
+  EXPECT_TRUE(stage.err.starts_with("error: no stage 'no_such_stage' in spoon2-echo/echo_server\n"))
+      << stage.err;
+  EXPECT_TRUE(has(stage.err, "\n  prints_port\n  echoes_a_line\n")) << stage.err;
+  const auto program = check("spoon2_echo_test", "spoon2-echo/nothing");
+  EXPECT_EQ(program.exit_code, 2);
+  EXPECT_TRUE(has(program.err, "error: no stages for spoon2-echo/nothing")) << program.err;
+  EXPECT_TRUE(has(program.err, "  spoon2-echo/echo_server\n")) << program.err;
+  EXPECT_EQ(program.out, "");
+}
+
+// The repository's own build passes every stage of every program with stages.
+class OwnBuild : public testing::TestWithParam<std::pair<std::string, std::string>> {};
+
+TEST_P(OwnBuild, PassesEveryStage) {
+  const auto& [binary, program] = GetParam();
+  const auto result = check(binary, program);
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_TRUE(has(result.out, program + ": all ")) << result.out;
+  EXPECT_FALSE(has(result.out, "FAIL  ")) << result.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Check, OwnBuild,
+                         testing::Values(std::pair{"spoon2_echo_test", "spoon2-echo/server"},
+                                         std::pair{"spoon2_echo_test", "spoon2-echo/client"},
+                                         std::pair{"spoon2_echo_test", "spoon2-echo/echo_server"},
+                                         std::pair{"spoon2_echo_test", "spoon2-echo/echo_client"},
+                                         std::pair{"spoon2_echo_test", "spoon2-echo/udp_server"},
+                                         std::pair{"spoon2_echo_test", "spoon2-echo/udp_client"}),
+                         [](const auto& info) {
+                           std::string name = info.param.second;
+                           std::erase_if(name,
+                                         [](char c) { return c == '-' || c == '/' || c == '_'; });
+                           return name;
+                         });
