@@ -207,25 +207,43 @@ test_start() {
   cmp -s common/net.hpp "$dir/common/net.hpp" || fail "start did not copy common/"
   cmp -s spoon4-webserver/http.hpp "$dir/http.hpp" || fail "start did not copy the lesson's header"
   check "start again, nothing edited" 0 ./workshop start spoon4-webserver/server "$dir"
-  # The line it printed builds the copy, and what it built is the starter: it runs.
-  if ! (cd "$dir" && g++ -std=c++20 server.cpp -o server -lfmt -pthread) >"$scratch/build.log" 2>&1; then
-    fail "the printed build line did not build the copy:
-$(cat "$scratch/build.log")"
-  elif ! "$dir/server" --help >/dev/null; then
-    fail "the starter built by the printed line does not answer --help"
-  fi
   printf '// my work\n' >>"$dir/server.cpp"
   cp "$dir/server.cpp" "$scratch/edited.cpp"
   check "start over an edited file" 1 ./workshop start spoon4-webserver/server "$dir"
   contains "start over an edited file names it" "error: $dir/server.cpp: already there and not the starter"
   cmp -s "$scratch/edited.cpp" "$dir/server.cpp" || fail "start overwrote the learner's edited file"
 
+  # A folder given relative to where the learner stands, not to the repository.
+  local repository="$PWD"
+  cd "$scratch" || exit 1
+  check "start into a relative folder" 0 "$repository/workshop" start spoon2-echo/echo_server mine
+  cd "$repository" || exit 1
+  contains "start names a relative folder as given" "(cd mine && g++ -std=c++20 echo_server.cpp -o echo_server -lfmt -pthread)"
+  contains "start names the workshop from there" "$repository/workshop check spoon2-echo/echo_server -- ./mine/echo_server"
+  [ -f "$scratch/mine/echo_server.cpp" ] || fail "start did not fill the relative folder from where it was run"
+  [ -e "$repository/mine" ] && fail "start made the relative folder inside the repository"
+
+  # The loop, end to end: the printed line builds the starter, and the
+  # printed check fails it at the first stage (in the default build tree,
+  # which ./workshop check uses).
+  if ! (cd "$scratch/mine" && g++ -std=c++20 echo_server.cpp -o echo_server -lfmt -pthread) >"$scratch/build.log" 2>&1; then
+    fail "the printed build line did not build the starter:
+$(cat "$scratch/build.log")"
+  elif [ "$(cd "$build" && pwd)" = "$repository/build" ]; then
+    cd "$scratch" || exit 1
+    check "check of the fresh starter" 1 "$repository/workshop" check spoon2-echo/echo_server -- ./mine/echo_server
+    cd "$repository" || exit 1
+    contains "check of the fresh starter fails at the first stage" "FAIL  prints_port"
+  fi
+
   # The default folder is homework/LESSON/ in the repository (git-ignored):
   # tried in a scratch copy of the front door, so a real learner's is untouched.
   local copy="$scratch/repository"
   mkdir -p "$copy"
   cp -r workshop common spoon2-echo .gitignore "$copy/"
-  check "start into the default folder" 0 "$copy/workshop" start spoon2-echo/echo_server
+  cd "$copy" || exit 1
+  check "start into the default folder" 0 ./workshop start spoon2-echo/echo_server
+  cd "$repository" || exit 1
   contains "start into the default folder says where" "./workshop check spoon2-echo/echo_server -- ./homework/spoon2-echo/echo_server"
   [ -f "$copy/homework/spoon2-echo/echo_server.cpp" ] || fail "start did not fill homework/spoon2-echo/"
   if git -C "$copy" init -q 2>/dev/null && [ -n "$(git -C "$copy" status --porcelain --untracked-files=all homework)" ]; then
