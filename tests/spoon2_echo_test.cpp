@@ -21,8 +21,11 @@
 
 using harness::Child;
 using harness::connect_to;
+using harness::exit_text;
+using harness::exits_one_when_refused;
 using harness::Listener;
 using harness::own_build;
+using harness::refuses_bad_command_lines;
 using harness::Result;
 using harness::same_bytes;
 using harness::shown_command;
@@ -76,60 +79,6 @@ const std::vector<std::string> kAllPrograms = {"spoon2-echo/server",      "spoon
 // pass; our own wording (log lines, error texts) is checked in our build only.
 
 std::string port_text(std::uint16_t port) { return std::to_string(port); }
-
-// The contract's bad command lines (an unknown option, a missing value, a port
-// that is not a number from 0 to 65535, a stray word): each prints one
-// `error:` line and a hint naming --help on stderr, nothing on stdout, exits 2.
-void refuses_bad_command_lines(const std::string& program) {
-  harness::hint(
-      "a bad command line prints 'error: ...' and a hint to use --help on stderr, "
-      "nothing on stdout, and exits 2 (spoon2-echo/README.md, 'Decisions beyond the talk')");
-  harness::by_hand(shown_command(program) + " --port abc; echo \"exit $?\"");
-  const std::vector<std::vector<std::string>> bad = {
-      {"--bogus"}, {"--port"}, {"--port", "70000"}, {"--port", "abc"}, {"--port", "-1"}, {"stray"}};
-  for (const auto& args : bad) {
-    const auto result = harness::run(program, args);
-    std::string shown;
-    for (const std::string& arg : args)
-      shown += " " + arg;
-    if (result.exit_code != 2 || !result.err.starts_with("error: ") ||
-        result.err.find("--help") == std::string::npos || !result.out.empty())
-      ADD_FAILURE() << "given" << shown << ":\n  exit code "
-                    << (result.exit_code ? std::to_string(*result.exit_code) : "none in 10 s")
-                    << " (expected 2)\n  stderr    " << visible(result.err)
-                    << " (expected 'error: ...' and a hint naming --help)\n  stdout    "
-                    << visible(result.out) << " (expected nothing)";
-  }
-}
-
-// A client refused (nothing listens on the port): `error: cannot connect to
-// HOST:PORT: REASON` on stderr, exit 1.
-void exits_one_when_refused(const std::string& program) {
-  std::uint16_t port = 0;
-  {
-    Listener closed_again;  // a port that was free a moment ago, and is closed now
-    port = closed_again.port;
-  }
-  harness::hint(
-      "connect() fails with 'Connection refused' when nothing listens: say "
-      "'error: cannot connect to HOST:PORT: REASON' on stderr and exit 1");
-  harness::by_hand(shown_command(program) + " --port " + port_text(port) + "; echo \"exit $?\"");
-  const auto result = harness::run(program, {"--port", port_text(port)});
-  const std::string expected = "error: cannot connect to 127.0.0.1:" + port_text(port) + ": ";
-  EXPECT_EQ(result.exit_code, 1) << "the exit code, refused";
-  if (own_build(program))
-    STAGE_EXPECT(same_bytes({}, expected + harness::reason(ECONNREFUSED) + "\n", result.err));
-  else if (!result.err.starts_with(expected))
-    ADD_FAILURE() << "stderr " << visible(result.err) << "\n  expected to start "
-                  << visible(expected) << " and then the system's reason";
-}
-
-// A program's exit after a stop, in words: 0 is the contract's.
-std::string exit_text(const std::optional<int>& code) {
-  if (!code) return "it had not exited after 1 s";
-  if (*code > 128) return "it was killed by signal " + std::to_string(*code - 128);
-  return "it exited with code " + std::to_string(*code);
-}
 
 // SIGTERM while a client is connected: stops, closes, exits 0 within 1 s.
 void exits_zero_on_sigterm(Child& server) {

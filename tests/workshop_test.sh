@@ -32,6 +32,22 @@ contains "run of a source file runs its program" "usage: echo_server"
 check "run passes its arguments on" 0 ./workshop run spoon2-echo/server --help
 contains "run passes its arguments on" "usage: server"
 check "run passes the exit code back" 2 ./workshop run spoon2-echo/client --port 99999
+check "check without a program" 2 ./workshop check
+contains "check without a program says how" "error: check needs a program"
+check "check of a program that does not exist" 2 ./workshop check spoon2-echo/nothing
+contains "check of a program that does not exist lists the lesson's" "  spoon2-echo/echo_server"
+check "check with an unknown option" 2 ./workshop check spoon2-echo/echo_server --bogus
+contains "check with an unknown option names it" "error: unknown option '--bogus'"
+check "check with -- and no command" 2 ./workshop check spoon2-echo/echo_server --
+contains "check with -- and no command says what goes there" "error: -- needs the command"
+check "check with --stage and no name" 2 ./workshop check spoon2-echo/echo_server --stage
+check "check of a stage that does not exist" 2 ./workshop check spoon2-echo/echo_server --stage nope
+contains "check of a stage that does not exist lists the stages" "  echoes_until_the_client_closes"
+check "check of our own build, up to a stage" 0 ./workshop check spoon2-echo/echo_server --stage echoes_a_line
+contains "check prints each stage" "PASS  echoes_a_line"
+lacks "check stops after --stage" "echoes_until_the_client_closes"
+check "check of a command" 1 ./workshop check spoon2-echo/echo_server --stage prints_port -- false
+contains "check of a command that prints no port fails the first stage" "FAIL  prints_port"
 
 check "the tour" 0 ./workshop tour
 contains "the tour starts a real IRC server" "(a real IRC server, on 127.0.0.1 port "

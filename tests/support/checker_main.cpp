@@ -176,14 +176,20 @@ int main(int argc, char** argv) {
 
   // Its stages: the tests of its suite, in file order, up to the one asked for.
   const testing::UnitTest& unit = *testing::UnitTest::GetInstance();
-  const std::string suite_name = stages_suite_of(program);
+  std::string suite_name = stages_suite_of(program);
+  for (const auto& [suite, whose] : harness::stages_suites())
+    if (whose == program) suite_name = suite;
   std::vector<std::string> stages;
   std::string programs_with_stages;
   for (int i = 0; i < unit.total_test_suite_count(); ++i) {
     const testing::TestSuite& suite = *unit.GetTestSuite(i);
     const std::string name = suite.name();
-    if (name.ends_with("Stages"))
-      programs_with_stages += "\n  " + program.substr(0, program.find('/') + 1) + program_of(name);
+    if (name.ends_with("Stages")) {
+      std::string whose = program.substr(0, program.find('/') + 1) + program_of(name);
+      for (const auto& [suite, named] : harness::stages_suites())
+        if (suite == name) whose = named;
+      programs_with_stages += "\n  " + whose;
+    }
     if (name != suite_name) continue;
     for (int j = 0; j < suite.total_test_count(); ++j)
       stages.emplace_back(suite.GetTestInfo(j)->name());

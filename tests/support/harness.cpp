@@ -839,6 +839,70 @@ testing::AssertionResult same_bytes(std::string_view sent, std::string_view expe
   return testing::AssertionFailure() << message;
 }
 
+// The contract's bad command lines (an unknown option, a missing value, a port
+// that is not a number from 0 to 65535, a stray word): each prints one
+// `error:` line and a hint naming --help on stderr, nothing on stdout, exits 2.
+void refuses_bad_command_lines(const std::string& program) {
+  hint(
+      "a bad command line prints 'error: ...' and a hint to use --help on stderr, nothing on "
+      "stdout, and exits 2, before it binds or connects anything (the program's --help says "
+      "which options it takes)");
+  by_hand(shown_command(program) + " --port abc; echo \"exit $?\"");
+  const std::vector<std::vector<std::string>> bad = {
+      {"--bogus"}, {"--port"}, {"--port", "70000"}, {"--port", "abc"}, {"--port", "-1"}, {"stray"}};
+  for (const auto& args : bad) {
+    const auto result = run(program, args);
+    std::string shown;
+    for (const std::string& arg : args)
+      shown += " " + arg;
+    if (result.exit_code != 2 || !result.err.starts_with("error: ") ||
+        result.err.find("--help") == std::string::npos || !result.out.empty())
+      ADD_FAILURE() << "given" << shown << ":\n  exit code "
+                    << (result.exit_code ? std::to_string(*result.exit_code) : "none in 10 s")
+                    << " (expected 2)\n  stderr    " << visible(result.err)
+                    << " (expected 'error: ...' and a hint naming --help)\n  stdout    "
+                    << visible(result.out) << " (expected nothing)";
+  }
+}
+
+void exits_one_when_refused(const std::string& program) {
+  std::uint16_t port = 0;
+  {
+    const Listener closed_again;  // a port that was free a moment ago, and is closed now
+    port = closed_again.port;
+  }
+  const std::string port_text = std::to_string(port);
+  hint(
+      "connect() fails with 'Connection refused' when nothing listens: say "
+      "'error: cannot connect to HOST:PORT: REASON' on stderr and exit 1");
+  by_hand(shown_command(program) + " --port " + port_text + "; echo \"exit $?\"");
+  const auto result = run(program, {"--port", port_text});
+  const std::string expected = "error: cannot connect to 127.0.0.1:" + port_text + ": ";
+  if (result.exit_code != 1) ADD_FAILURE() << exit_text(result.exit_code) << " (expected 1)";
+  if (own_build(program)) {
+    STAGE_EXPECT(same_bytes({}, expected + reason(ECONNREFUSED) + "\n", result.err))
+        << "\n(its stderr)";
+  } else if (!result.err.starts_with(expected)) {
+    ADD_FAILURE() << "stderr " << visible(result.err) << "\n  expected to start "
+                  << visible(expected) << " and then the system's reason";
+  }
+}
+
+std::string exit_text(const std::optional<int>& code) {
+  if (!code) return "it had not exited in time";
+  if (*code > 128) return "it was killed by signal " + std::to_string(*code - 128);
+  return "it exited with code " + std::to_string(*code);
+}
+
+std::vector<std::pair<std::string, std::string>>& stages_suites() {
+  static std::vector<std::pair<std::string, std::string>> suites;
+  return suites;
+}
+
+StagesOf::StagesOf(const std::string& program, const std::string& suite) {
+  stages_suites().emplace_back(suite, program);
+}
+
 void Stages::SetUp() {
   if (port_failed_) GTEST_SKIP() << "skipped: the program printed no port";
 }

@@ -281,6 +281,26 @@ testing::AssertionResult same_bytes(std::string_view sent, std::string_view expe
   } else                                                          \
     GTEST_FAIL() << stage_result.message()
 
+// Stages every program shares. A bad command line (an unknown option, a
+// missing value, a port not from 0 to 65535, a stray word): `error:` and a
+// hint naming --help on stderr, nothing on stdout, exit 2.
+void refuses_bad_command_lines(const std::string& program);
+// A client whose connection is refused: `error: cannot connect to
+// 127.0.0.1:PORT: REASON` on stderr (REASON exactly the system's in our build), exit 1.
+void exits_one_when_refused(const std::string& program);
+// An exit code in words, for a failure's message: "it exited with code 3",
+// "it was killed by signal 13", "it had not exited in time".
+std::string exit_text(const std::optional<int>& code);
+
+// A Stages suite named otherwise than <Program>Stages says whose stages it
+// holds, so that suite names stay unique across lessons (ctest's names are
+// the suites'): `const harness::StagesOf chat_server("spoon3-chat/server",
+// "ChatServerStages");`. stages_suites() maps each such suite to its program.
+struct StagesOf {
+  StagesOf(const std::string& program, const std::string& suite);
+};
+std::vector<std::pair<std::string, std::string>>& stages_suites();  // (suite, program)
+
 // The base of every Stages suite: in the checker, once `prints_port` has
 // failed nothing else can be reached, so the later stages are skipped.
 class Stages : public testing::Test {
