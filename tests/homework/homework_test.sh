@@ -11,11 +11,14 @@
 #   broken    Each broken-on-purpose variant (LESSON/broken/NAME.cpp) fails
 #             the checker at the stage its bug breaks, and passes every stage
 #             before it. The table below is the answer key.
-#   start     ./workshop start: copies a starter, refuses to overwrite a
-#             learner's edit, and its build line builds the copy.
+#   start     ./workshop start: copies a starter (into DIR, as seen from
+#             where it runs, or homework/LESSON/), refuses to overwrite a
+#             learner's edit, and the loop it prints works: its build line
+#             builds the copy, its check fails it at the first stage.
 #
-# A row whose checker stages have not landed yet is skipped with its reason;
-# when nothing else failed, the test exits 77 (CTest: skipped) to say so.
+# A row whose program the checker has no stages for yet is skipped with its
+# reason ("waits: ..."); when no row at all could be checked, the test exits
+# 77 (CTest: skipped).
 set -uo pipefail
 # shellcheck source=tests/support/checks.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../support/checks.sh"
