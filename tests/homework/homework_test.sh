@@ -148,7 +148,8 @@ $output"
     fi
   done <<<"$starters"
   for file in */starter/*.cpp; do
-    printf '%s\n' "${listed[@]}" | grep -qxF "$file" || fail "$file is not in this test's table of starters"
+    # (a here-string, not a pipe: under pipefail, grep -q leaving early can fail the printf)
+    grep -qxF -- "$file" <<<"$(printf '%s\n' "${listed[@]}")" || fail "$file is not in this test's table of starters"
   done
 }
 
@@ -184,7 +185,7 @@ $output"
     fi
   done <<<"$broken"
   for file in */broken/*.cpp; do
-    printf '%s\n' "${listed[@]}" | grep -qxF "$file" || fail "$file is not in this test's table of broken variants"
+    grep -qxF -- "$file" <<<"$(printf '%s\n' "${listed[@]}")" || fail "$file is not in this test's table of broken variants"
   done
 }
 
