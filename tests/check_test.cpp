@@ -182,6 +182,36 @@ TEST_F(Check, ACommandThatNeverPrintsItsPortFailsTheFirstStageAtOnceWithItsStder
   EXPECT_TRUE(has(result.out, "0 of 11 stages passed, 1 failed, 10 skipped")) << result.out;
 }
 
+// The talk's bot looks for "PING" anywhere in what it read: someone's
+// message that says PING gets a PONG. The checker says which stage shows it.
+TEST_F(Check, APythonBotThatFindsPingAnywhereFailsPongOnlyToAPingCommand) {
+  const char* const bot = R"(import argparse, socket, sys
+parser = argparse.ArgumentParser()
+for option in ("--server", "--port", "--nick", "--channel", "--log"):
+    parser.add_argument(option)
+options = parser.parse_args()
+irc = socket.create_connection((options.server, int(options.port)))
+def send(line):
+    irc.sendall((line + "\r\n").encode())
+send("NICK " + options.nick)
+send("USER " + options.nick + " 0 * :" + options.nick)
+while True:
+    text = irc.recv(4096).decode()
+    if not text:
+        sys.exit(1)
+    if " 001 " in text:
+        send("JOIN " + options.channel)
+    if "PING" in text:
+        send("PONG " + text.split("PING", 1)[1].split("\r\n")[0].strip())
+)";
+  const auto result = check("spoon1_irc_test", "spoon1-irc/bot", {"python3", write("bot.py", bot)},
+                            "pong_only_to_a_ping_command");
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  EXPECT_TRUE(has(result.out, "PASS  registers")) << result.out;
+  EXPECT_TRUE(has(result.out, "FAIL  pong_only_to_a_ping_command")) << result.out;
+  EXPECT_TRUE(has(result.out, "PONG :gotcha")) << result.out;
+}
+
 TEST_F(Check, StageStopsAfterTheNamedStage) {
   const auto result = check("spoon2_echo_test", "spoon2-echo/echo_server", {}, "echoes_a_line");
   EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
@@ -225,7 +255,8 @@ INSTANTIATE_TEST_SUITE_P(Check, OwnBuild,
                                          std::pair{"spoon2_echo_test", "spoon2-echo/udp_server"},
                                          std::pair{"spoon2_echo_test", "spoon2-echo/udp_client"},
                                          std::pair{"spoon3_chat_test", "spoon3-chat/server"},
-                                         std::pair{"spoon3_chat_test", "spoon3-chat/client"}),
+                                         std::pair{"spoon3_chat_test", "spoon3-chat/client"},
+                                         std::pair{"spoon1_irc_test", "spoon1-irc/bot"}),
                          [](const auto& info) {
                            std::string name = info.param.second;
                            std::erase_if(name,

@@ -537,7 +537,7 @@ TEST_F(EchoServerStages, survives_a_client_that_resets) {
   ASSERT_EQ(rude.receive_exactly(5), "first") << "no echo of the first piece";
   // Much more, unread, and the reset at once: the server has echoes to send
   // after the reset, and a send after the first failed one raises SIGPIPE.
-  ASSERT_TRUE(rude.send_all(std::string(256 * 1024, 'x')));
+  ASSERT_TRUE(rude.send_all(std::string(std::size_t{256} << 10, 'x')));
   rude.reset();
   auto next = connect_to(port);
   ASSERT_TRUE(next.send_all("ok"));

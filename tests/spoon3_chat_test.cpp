@@ -185,7 +185,7 @@ std::vector<Connection> gather(Room& room, const std::vector<std::string>& hosts
         if ((heard = *line == heard_here)) break;
     }
     if (!heard) {
-      ADD_FAILURE() << "client " << k + 1 << " of " << count << " said \"here\\n\" for 10 s; "
+      ADD_FAILURE() << "client " << k + 1 << " of " << count << R"( said "here\n" for 10 s; )"
                     << "the first client never heard it (expected " << visible(heard_here) << ")";
       return clients;
     }

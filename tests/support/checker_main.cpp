@@ -104,7 +104,7 @@ class CheckerPrinter : public testing::EmptyTestEventListener {
       std::printf("PASS  %s%s\n", stage.c_str(), took.c_str());
     } else {
       ++failed_;
-      if (stage == "prints_port") harness::Stages::no_port_printed();
+      if (harness::Stages::is_gate(stage)) harness::Stages::gate_failed();
       std::printf("FAIL  %s%s\n", stage.c_str(), took.c_str());
       for (const std::string& failure : failures_)
         std::fputs(indented(failure).c_str(), stdout);
@@ -196,13 +196,15 @@ int main(int argc, char** argv) {
   }
   if (stages.empty())
     return bad_usage("no stages for " + program + " yet",
-                     "this lesson's programs with stages:" + programs_with_stages);
+                     programs_with_stages.empty()
+                         ? "this lesson has no stages yet"
+                         : "this lesson's programs with stages:" + programs_with_stages);
   const char* const stage_set = std::getenv("SPOON_CHECK_STAGE");
   const std::string last = stage_set != nullptr ? stage_set : "";
   std::string filter;
   bool found = last.empty();
   for (const std::string& stage : stages) {
-    filter += (filter.empty() ? "" : ":") + suite_name + "." + stage;
+    filter.append(filter.empty() ? "" : ":").append(suite_name).append(".").append(stage);
     if (stage == last) {
       found = true;
       break;

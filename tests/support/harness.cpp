@@ -297,6 +297,7 @@ void Child::start(std::string_view lesson_program, std::vector<std::string> args
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0)
     throw std::runtime_error("pipe2 failed");
   std::vector<char*> argv;
+  argv.reserve(command.size() + 1);
   for (std::string& arg : command)
     argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -903,8 +904,8 @@ StagesOf::StagesOf(const std::string& program, const std::string& suite) {
   stages_suites().emplace_back(suite, program);
 }
 
-void Stages::SetUp() {
-  if (port_failed_) GTEST_SKIP() << "skipped: the program printed no port";
+void Stages::skip_if_unreachable() {
+  if (gate_failed_) GTEST_SKIP() << "skipped: the first stage failed";
 }
 
 }  // namespace harness

@@ -305,13 +305,20 @@ std::vector<std::pair<std::string, std::string>>& stages_suites();  // (suite, p
 // failed nothing else can be reached, so the later stages are skipped.
 class Stages : public testing::Test {
  protected:
-  void SetUp() override;
+  void SetUp() override { skip_if_unreachable(); }
 
  public:
-  static void no_port_printed() { port_failed_ = true; }
+  // The first stage of a server (prints_port) or of the bot (registers): once
+  // it fails, the checker skips the rest. A fixture of its own calls
+  // skip_if_unreachable() in its SetUp.
+  static bool is_gate(std::string_view stage) {
+    return stage == "prints_port" || stage == "registers";
+  }
+  static void gate_failed() { gate_failed_ = true; }
+  static void skip_if_unreachable();
 
  private:
-  static inline bool port_failed_ = false;
+  static inline bool gate_failed_ = false;
 };
 
 }  // namespace harness
