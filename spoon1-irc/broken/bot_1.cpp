@@ -225,7 +225,7 @@ int main(int argc, char** argv) {
     fmt::print("<< {}\n", *line);
     const Message message = message_checker(*line);
     if (const auto ping = line->find("PING"); ping != std::string::npos)
-      send_line(irc.get(), "PONG" + line->substr(ping + 4));
+      ping_checker(irc.get(), message_checker(line->substr(ping)));
     if (message.command == "001") {  // welcome: registered, now we may speak
       if (!password.empty())
         send_line(irc.get(), fmt::format("PRIVMSG NickServ :IDENTIFY {} {}", account, password),
