@@ -86,6 +86,8 @@ contains "the tour's chat: the server logs it" "server  | 127.0.0.1:"
 contains "the tour's chat: the others hear it" "bob     | From 127.0.0.1:"
 contains "the tour's chat: quit removes a client" ": left"
 contains "the tour's chat: the stop hangs up on everyone" "server stopping"
+contains "the tour ends by pointing at the homework" "./workshop start spoon2-echo/echo_server"
+
 contains "the tour streams the phone's readings" "phone   | sent "
 contains "the tour's dashboard names a tilt" "pc      | event: tilt right"
 contains "the tour's dashboard names a shake" "pc      | event: shake"
