@@ -491,7 +491,8 @@ TEST_F(SensorStages, drop_loses_about_a_tenth) {
   const long long lost = 500 - static_cast<long long>(numbers.size());
   if (lost < 20 || lost > 80)
     ADD_FAILURE() << "of 500 readings with --drop 0.1, " << lost
-                  << " did not come\n  expected about 50 (from 20 to 80)";
+                  << " did not come\n  expected about 50 (from 20 to 80), a gap in the numbers "
+                     "for each";
   if (own_build(kSensor)) {
     EXPECT_EQ(number_after(sensor.out(), "dropped"), lost) << sensor.out();
     EXPECT_EQ(number_after(sensor.out(), "sent"), static_cast<long long>(numbers.size()));
