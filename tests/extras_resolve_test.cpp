@@ -239,6 +239,7 @@ void expect_run(const harness::Result& result, const std::vector<Expected>& expe
 std::vector<Expected> expected_for_each(const std::vector<std::string>& hosts,
                                         int family = AF_UNSPEC) {
   std::vector<Expected> expected;
+  expected.reserve(hosts.size());
   for (const std::string& host : hosts)
     expected.push_back(expected_for(host, family));
   return expected;

@@ -20,6 +20,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <random>
 #include <regex>
@@ -151,7 +152,7 @@ std::string port_text(std::uint16_t port) { return std::to_string(port); }
 
 // Each reading by hand, to the dashboard's port.
 std::string by_hand_readings(std::uint16_t port, const std::string& sequences) {
-  return "for n in " + sequences + "; do printf \"$n,0.0,0,0,9.8\\n\" | nc -u -w1 127.0.0.1 " +
+  return "for n in " + sequences + R"(; do printf "$n,0.0,0,0,9.8\n" | nc -u -w1 127.0.0.1 )" +
          port_text(port) + "; done";
 }
 
