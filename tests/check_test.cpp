@@ -69,6 +69,74 @@ std::string one_recv_echo_server() {
   return source;
 }
 
+// A sensor in the talk's language (the phone of its last slide), as a
+// learner might write it from the contract: one reading a datagram, in CSV.
+const char* const kSensor = R"(import argparse, random, signal, socket, sys, time
+
+def bad(message):
+    print(f"error: {message}\nTry '--help' for more information.", file=sys.stderr)
+    sys.exit(2)
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        bad(message)
+
+def probability(text):
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise ValueError(text)
+    return value
+
+parser = Parser()
+parser.add_argument("--host", default="127.0.0.1")
+parser.add_argument("--port", type=int, default=5555)
+parser.add_argument("--rate", type=float, default=50)
+parser.add_argument("--count", type=int)
+parser.add_argument("--drop", type=probability, default=0)
+parser.add_argument("--reorder", type=probability, default=0)
+options = parser.parse_args()
+if not 0 <= options.port <= 65535:
+    bad(f"--port wants a number from 0 to 65535, not {options.port}")
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+family, _, _, _, address = socket.getaddrinfo(options.host, options.port, type=socket.SOCK_DGRAM)[0]
+phone = socket.socket(family, socket.SOCK_DGRAM)
+start = time.monotonic()
+held = None
+sequence = 0
+while options.count is None or sequence < options.count:
+    due = start + sequence / options.rate
+    if due > time.monotonic():
+        time.sleep(due - time.monotonic())
+    reading = f"{sequence},{time.monotonic() - start:.6f},0.000,0.000,9.810\n".encode()
+    sequence += 1
+    if random.random() < options.drop:
+        continue
+    if held is None and random.random() < options.reorder:
+        held = reading
+        continue
+    phone.sendto(reading, address)
+    if held:
+        phone.sendto(held, address)
+        held = None
+if held:
+    phone.sendto(held, address)
+)";
+
+// The classic bug: a dropped reading takes no number, so the gap never shows.
+std::string numbers_only_what_it_sends_sensor() {
+  std::string source = kSensor;
+  const std::string numbered = R"(    sequence += 1
+    if random.random() < options.drop:
+        continue
+)";
+  const std::string unnumbered = R"(    if random.random() < options.drop:
+        continue
+    sequence += 1
+)";
+  source.replace(source.find(numbered), numbered.size(), unnumbered);
+  return source;
+}
+
 void set_env(const char* name, const std::string& value) {
 #ifdef _WIN32
   _putenv_s(name, value.c_str());
@@ -212,6 +280,30 @@ while True:
   EXPECT_TRUE(has(result.out, "PONG :gotcha")) << result.out;
 }
 
+TEST_F(Check, APythonSensorPassesEveryStage) {
+  const auto result = check("extras_udp_stream_test", "extras-udp-stream/sensor",
+                            {"python3", write("sensor.py", kSensor)});
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  for (const std::string stage :
+       {"sends_readings_as_csv_lines", "stops_after_count_readings", "keeps_to_the_rate",
+        "drop_loses_about_a_tenth", "reorder_swaps_readings", "refuses_a_bad_command_line"})
+    EXPECT_TRUE(has(result.out, "PASS  " + stage)) << stage << "\n" << result.out;
+}
+
+TEST_F(Check, APythonSensorThatNumbersOnlyWhatItSendsFailsDropLosesAboutATenth) {
+  const auto result =
+      check("extras_udp_stream_test", "extras-udp-stream/sensor",
+            {"python3", write("unnumbered.py", numbers_only_what_it_sends_sensor())},
+            "drop_loses_about_a_tenth");
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  EXPECT_TRUE(has(result.out, "PASS  keeps_to_the_rate")) << result.out;
+  EXPECT_TRUE(has(result.out, "FAIL  drop_loses_about_a_tenth")) << result.out;
+  EXPECT_TRUE(has(result.out, "\n      of 500 readings with --drop 0.1, 0 did not come\n"))
+      << result.out;
+  EXPECT_TRUE(has(result.out, "      hint: --drop P: throw each reading away")) << result.out;
+  EXPECT_TRUE(has(result.out, "      by hand: nc -u -l ")) << result.out;
+}
+
 TEST_F(Check, StageStopsAfterTheNamedStage) {
   const auto result = check("spoon2_echo_test", "spoon2-echo/echo_server", {}, "echoes_a_line");
   EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
@@ -243,23 +335,27 @@ TEST_P(OwnBuild, PassesEveryStage) {
   const auto& [binary, program] = GetParam();
   const auto result = check(binary, program);
   EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
-  EXPECT_TRUE(has(result.out, program + ": all ")) << result.out;
+  // (A stage this machine cannot run, without IPv6 or namespaces, is skipped.)
+  EXPECT_TRUE(has(result.out, program + ": all ") || has(result.out, ", 0 failed, ")) << result.out;
   EXPECT_FALSE(has(result.out, "FAIL  ")) << result.out;
 }
 
-INSTANTIATE_TEST_SUITE_P(Check, OwnBuild,
-                         testing::Values(std::pair{"spoon2_echo_test", "spoon2-echo/server"},
-                                         std::pair{"spoon2_echo_test", "spoon2-echo/client"},
-                                         std::pair{"spoon2_echo_test", "spoon2-echo/echo_server"},
-                                         std::pair{"spoon2_echo_test", "spoon2-echo/echo_client"},
-                                         std::pair{"spoon2_echo_test", "spoon2-echo/udp_server"},
-                                         std::pair{"spoon2_echo_test", "spoon2-echo/udp_client"},
-                                         std::pair{"spoon3_chat_test", "spoon3-chat/server"},
-                                         std::pair{"spoon3_chat_test", "spoon3-chat/client"},
-                                         std::pair{"spoon1_irc_test", "spoon1-irc/bot"}),
-                         [](const auto& info) {
-                           std::string name = info.param.second;
-                           std::erase_if(name,
-                                         [](char c) { return c == '-' || c == '/' || c == '_'; });
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Check, OwnBuild,
+    testing::Values(std::pair{"spoon2_echo_test", "spoon2-echo/server"},
+                    std::pair{"spoon2_echo_test", "spoon2-echo/client"},
+                    std::pair{"spoon2_echo_test", "spoon2-echo/echo_server"},
+                    std::pair{"spoon2_echo_test", "spoon2-echo/echo_client"},
+                    std::pair{"spoon2_echo_test", "spoon2-echo/udp_server"},
+                    std::pair{"spoon2_echo_test", "spoon2-echo/udp_client"},
+                    std::pair{"spoon3_chat_test", "spoon3-chat/server"},
+                    std::pair{"spoon3_chat_test", "spoon3-chat/client"},
+                    std::pair{"spoon1_irc_test", "spoon1-irc/bot"},
+                    std::pair{"extras_resolve_test", "extras-resolve/resolve"},
+                    std::pair{"extras_udp_stream_test", "extras-udp-stream/dashboard"},
+                    std::pair{"extras_udp_stream_test", "extras-udp-stream/sensor"}),
+    [](const auto& info) {
+      std::string name = info.param.second;
+      std::erase_if(name, [](char c) { return c == '-' || c == '/' || c == '_'; });
+      return name;
+    });

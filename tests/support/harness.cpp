@@ -843,22 +843,32 @@ testing::AssertionResult same_bytes(std::string_view sent, std::string_view expe
 // The contract's bad command lines (an unknown option, a missing value, a port
 // that is not a number from 0 to 65535, a stray word): each prints one
 // `error:` line and a hint naming --help on stderr, nothing on stdout, exits 2.
+std::vector<std::vector<std::string>> bad_port_command_lines() {
+  return {{"--bogus"},       {"--port"},       {"--port", "70000"},
+          {"--port", "abc"}, {"--port", "-1"}, {"stray"}};
+}
+
 void refuses_bad_command_lines(const std::string& program) {
+  refuses_bad_command_lines(program, bad_port_command_lines(), "--port abc");
+}
+
+void refuses_bad_command_lines(const std::string& program,
+                               const std::vector<std::vector<std::string>>& bad,
+                               const std::string& shown) {
   hint(
       "a bad command line prints 'error: ...' and a hint to use --help on stderr, nothing on "
       "stdout, and exits 2, before it binds or connects anything (the program's --help says "
       "which options it takes)");
-  by_hand(shown_command(program) + " --port abc; echo \"exit $?\"");
-  const std::vector<std::vector<std::string>> bad = {
-      {"--bogus"}, {"--port"}, {"--port", "70000"}, {"--port", "abc"}, {"--port", "-1"}, {"stray"}};
+  by_hand(shown_command(program) + (shown.empty() ? "" : " " + shown) + "; echo \"exit $?\"");
   for (const auto& args : bad) {
     const auto result = run(program, args);
-    std::string shown;
+    std::string given;
     for (const std::string& arg : args)
-      shown += " " + arg;
+      given += " " + (arg.empty() ? std::string("''") : arg);
+    if (given.empty()) given = " nothing";
     if (result.exit_code != 2 || !result.err.starts_with("error: ") ||
         result.err.find("--help") == std::string::npos || !result.out.empty())
-      ADD_FAILURE() << "given" << shown << ":\n  exit code "
+      ADD_FAILURE() << "given" << given << ":\n  exit code "
                     << (result.exit_code ? std::to_string(*result.exit_code) : "none in 10 s")
                     << " (expected 2)\n  stderr    " << visible(result.err)
                     << " (expected 'error: ...' and a hint naming --help)\n  stdout    "

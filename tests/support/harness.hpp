@@ -285,6 +285,14 @@ testing::AssertionResult same_bytes(std::string_view sent, std::string_view expe
 // missing value, a port not from 0 to 65535, a stray word): `error:` and a
 // hint naming --help on stderr, nothing on stdout, exit 2.
 void refuses_bad_command_lines(const std::string& program);
+// The same for a program's own list of bad command lines (resolve has no
+// --port; the sensor refuses a --drop above 1 too). `shown` is the one the
+// by-hand command tries.
+void refuses_bad_command_lines(const std::string& program,
+                               const std::vector<std::vector<std::string>>& bad,
+                               const std::string& shown);
+// The contract's bad command lines of a program with --port.
+std::vector<std::vector<std::string>> bad_port_command_lines();
 // A client whose connection is refused: `error: cannot connect to
 // 127.0.0.1:PORT: REASON` on stderr (REASON exactly the system's in our build), exit 1.
 void exits_one_when_refused(const std::string& program);
