@@ -437,6 +437,35 @@ TEST(Client, UnresolvableHostExitsOne) {
 
 // --- echo_server and echo_client: the talk's `with` echo pair ---------------
 
+// How many received bytes wait unread in our socket.
+std::size_t unread(net::socket_t s) {
+#ifdef _WIN32
+  u_long count = 0;
+  ioctlsocket(s, FIONREAD, &count);
+#else
+  int count = 0;
+  ioctl(s, FIONREAD, &count);
+#endif
+  return static_cast<std::size_t>(count);
+}
+
+// Fills both directions' buffers without ever reading the echo (with a small
+// receive buffer, so that this is soon), until the server's send is blocked:
+// we cannot send, and no more echo arrives, for a while.
+void fill_until_the_server_blocks(const harness::Connection& hog) {
+  const int small = 4096;
+  setsockopt(hog.get(), SOL_SOCKET, SO_RCVBUF, reinterpret_cast<const char*>(&small), sizeof small);
+  net::set_nonblocking(hog.get());
+  const std::string chunk(65536, 'x');
+  for (int rounds = 0; rounds < 100000;
+       ++rounds) {  // (a bound, should the server read without end)
+    if (::send(hog.get(), chunk.data(), static_cast<int>(chunk.size()), 0) > 0) continue;
+    const std::size_t echoed = unread(hog.get());
+    pollfd room{hog.get(), POLLOUT, 0};
+    if (::poll(&room, 1, 200) == 0 && unread(hog.get()) == echoed) return;
+  }
+}
+
 class EchoServerStages : public harness::Stages {};
 
 TEST_F(EchoServerStages, prints_port) {
@@ -535,9 +564,9 @@ TEST_F(EchoServerStages, survives_a_client_that_resets) {
   auto rude = connect_to(port);
   ASSERT_TRUE(rude.send_all("first"));
   ASSERT_EQ(rude.receive_exactly(5), "first") << "no echo of the first piece";
-  // Much more, unread, and the reset at once: the server has echoes to send
-  // after the reset, and a send after the first failed one raises SIGPIPE.
-  ASSERT_TRUE(rude.send_all(std::string(std::size_t{256} << 10, 'x')));
+  // Much more, never read, until the server is stuck sending us its echo; then
+  // the reset: that send fails, and any send after the failed one raises SIGPIPE.
+  fill_until_the_server_blocks(rude);
   rude.reset();
   auto next = connect_to(port);
   ASSERT_TRUE(next.send_all("ok"));
@@ -624,35 +653,6 @@ TEST(EchoServer, AClientWhoseTimeoutsCannotBeSetIsNotServedAndTheServerSaysWhy) 
                               ": " + harness::reason(ENOPROTOOPT) + "\n"),
             std::string::npos)
       << server.err();
-}
-
-// How many received bytes wait unread in our socket.
-std::size_t unread(net::socket_t s) {
-#ifdef _WIN32
-  u_long count = 0;
-  ioctlsocket(s, FIONREAD, &count);
-#else
-  int count = 0;
-  ioctl(s, FIONREAD, &count);
-#endif
-  return static_cast<std::size_t>(count);
-}
-
-// Fills both directions' buffers without ever reading the echo (with a small
-// receive buffer, so that this is soon), until the server's send is blocked:
-// we cannot send, and no more echo arrives, for a while.
-void fill_until_the_server_blocks(const harness::Connection& hog) {
-  const int small = 4096;
-  setsockopt(hog.get(), SOL_SOCKET, SO_RCVBUF, reinterpret_cast<const char*>(&small), sizeof small);
-  net::set_nonblocking(hog.get());
-  const std::string chunk(65536, 'x');
-  for (int rounds = 0; rounds < 100000;
-       ++rounds) {  // (a bound, should the server read without end)
-    if (::send(hog.get(), chunk.data(), static_cast<int>(chunk.size()), 0) > 0) continue;
-    const std::size_t echoed = unread(hog.get());
-    pollfd room{hog.get(), POLLOUT, 0};
-    if (::poll(&room, 1, 200) == 0 && unread(hog.get()) == echoed) return;
-  }
 }
 
 // --timeout means "this long and no more" for a client that stopped reading:

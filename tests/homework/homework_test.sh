@@ -39,7 +39,7 @@ spoon3-chat/server            prints_port   -
 spoon1-irc/bot                registers     -
 spoon4-webserver/server       prints_port   -
 spoon4-webserver/poll_server  prints_port   -
-extras-resolve/resolve        -             waits: extras-resolve/resolve's stages are not named yet
+extras-resolve/resolve        resolves_localhost_to_its_ipv4_address -
 "
 
 # The broken variants: which program's stages each is checked against, the
@@ -56,7 +56,7 @@ spoon1-irc/broken/bot_1               bot          pong_only_to_a_ping_command  
 spoon1-irc/broken/bot_2               bot          a_line_split_over_many_reads     one recv taken as one line
 spoon4-webserver/broken/server_1      server       sends_content_length             no Content-Length
 spoon4-webserver/broken/poll_server_1 poll_server  root_keeps_files_outside_out     a .. escape out of --root
-extras-resolve/broken/resolve_1       resolve      -                                IPv4 only, as gethostbyname was
+extras-resolve/broken/resolve_1       resolve      prints_every_address_once        IPv4 only, as gethostbyname was (caught where localhost is ::1 too, as on Debian)
 "
 
 fail() {
