@@ -315,6 +315,41 @@ TEST_F(Check, APythonWebServerWithoutContentLengthFailsSendsContentLength) {
   EXPECT_TRUE(has(out, "      by hand: curl -i http://127.0.0.1:")) << out;
 }
 
+// The talk's own server, given the contract's --port and "port N" line: it
+// does what the talk says (stages 1 and 2) and fails where the lesson fixes it.
+TEST_F(Check, TheTalksWebServerPassesItsFirstStagesAndFailsSendsContentLength) {
+  const char* const talks = R"(import argparse, socket
+parser = argparse.ArgumentParser()
+parser.add_argument("--port", type=int, default=8888)
+PORT = parser.parse_args().port
+listen_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+listen_socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listen_socket.bind(('', PORT))
+listen_socket.listen(1)
+print(f'port {listen_socket.getsockname()[1]}', flush=True)
+while True:
+    client_connection, client_address = listen_socket.accept()
+    request_data = client_connection.recv(1024)
+    print(request_data.decode('utf-8'))
+    http_response = b"""\
+HTTP/1.1 200 OK
+
+Hello, World!
+"""
+    client_connection.sendall(http_response)
+    client_connection.close()
+)";
+  const auto result = check("spoon4_webserver_test", "spoon4-webserver/server",
+                            {"python3", write("talk.py", talks)}, "sends_content_length");
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  EXPECT_TRUE(has(result.out,
+                  "PASS  prints_port\nPASS  answers_hello_world\n"
+                  "FAIL  sends_content_length\n"
+                  "      no Content-Length field in the answer's head: "
+                  "\"HTTP/1.1 200 OK\\n\\n\""))
+      << result.out;
+}
+
 TEST_F(Check, StageStopsAfterTheNamedStage) {
   const auto result = check("spoon2_echo_test", "spoon2-echo/echo_server", {}, "echoes_a_line");
   EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
