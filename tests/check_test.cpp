@@ -259,7 +259,7 @@ TEST_F(Check, ACommandThatNeverPrintsItsPortFailsTheFirstStageAtOnceWithItsStder
             {"python3", write("no_port.py", "import sys\nsys.exit('cannot bind: no luck')\n")});
   EXPECT_LT(harness::Clock::now() - start, 5s);
   EXPECT_EQ(result.exit_code, 1) << result.out;
-  EXPECT_TRUE(has(result.out, "FAIL  prints_port\n")) << result.out;
+  EXPECT_TRUE(has(stage_lines(result.out), "FAIL  prints_port\n")) << result.out;
   EXPECT_TRUE(has(result.out, "printed no line with 'port N'")) << result.out;
   EXPECT_TRUE(has(result.out, "exited with code 1")) << result.out;
   EXPECT_TRUE(has(result.out, "cannot bind: no luck")) << result.out;
