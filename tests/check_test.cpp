@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -137,6 +138,75 @@ std::string numbers_only_what_it_sends_sensor() {
   return source;
 }
 
+// A small web server in the talk's language, as a learner might write it:
+// raw sockets (no http.server), HTTP/1.1 with Content-Length and keep-alive,
+// a thread per client, only the contract's options.
+const char* const kWebServer = R"(import argparse, signal, socket, sys, threading
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        print(f"error: {message}\nTry '--help' for more information.", file=sys.stderr)
+        sys.exit(2)
+
+parser = Parser()
+parser.add_argument("--port", type=int, default=8888)
+parser.add_argument("--timeout", type=float, default=5.0)
+options = parser.parse_args()
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+def answer(status, body, keep_alive):
+    head = f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\n"
+    head += "Connection: " + ("keep-alive" if keep_alive else "close") + "\r\n\r\n"
+    return head.encode() + body
+
+def serve(conn):
+    conn.settimeout(options.timeout)
+    buffer = b""
+    with conn:
+        while True:
+            while b"\r\n\r\n" not in buffer:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                buffer += data
+            head, buffer = buffer.split(b"\r\n\r\n", 1)
+            lines = head.decode("latin-1").split("\r\n")
+            method, _, version = (lines[0].split(" ") + ["", ""])[:3]
+            fields = {l.split(":", 1)[0].lower(): l.split(":", 1)[1].strip()
+                      for l in lines[1:] if ":" in l}
+            keep_alive = version == "HTTP/1.1" and fields.get("connection") != "close"
+            body = b"Hello, World!"
+            response = answer("200 OK", body, keep_alive)
+            if method == "HEAD":
+                response = response[: -len(body)]
+            conn.sendall(response)
+            if not keep_alive:
+                return
+
+listener = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("::", options.port))
+listener.listen()
+print("port", listener.getsockname()[1], flush=True)
+while True:
+    conn, _ = listener.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+)";
+
+// The talk's bug: a response without Content-Length (the body ends at the
+// close). A browser copes; the stage named for it does not.
+std::string web_server_without_content_length() {
+  std::string source = kWebServer;
+  const auto replace = [&source](const std::string& from, const std::string& to) {
+    source.replace(source.find(from), from.size(), to);
+  };
+  replace(R"(\r\nContent-Length: {len(body)}\r\n")", R"(\r\n")");
+  replace(R"(keep_alive = version == "HTTP/1.1" and fields.get("connection") != "close")",
+          "keep_alive = False");
+  return source;
+}
+
 void set_env(const char* name, const std::string& value) {
 #ifdef _WIN32
   _putenv_s(name, value.c_str());
@@ -164,6 +234,21 @@ harness::Result check(const std::string& binary, const std::string& program,
 
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+// The checker's PASS / FAIL / SKIP lines, one a line, without the time a slow
+// stage adds ("  (1.2 s)": under a sanitizer any stage may be slow).
+std::string stage_lines(const std::string& out) {
+  std::string lines;
+  std::size_t start = 0;
+  for (std::size_t end = 0; (end = out.find('\n', start)) != std::string::npos; start = end + 1) {
+    std::string line = out.substr(start, end - start);
+    if (!line.starts_with("PASS  ") && !line.starts_with("FAIL  ") && !line.starts_with("SKIP  "))
+      continue;
+    if (line.ends_with(" s)")) line.erase(line.rfind("  ("));
+    lines += line + "\n";
+  }
+  return lines;
 }
 
 class Check : public testing::Test {
@@ -219,8 +304,8 @@ TEST_F(Check, APythonEchoServerThatTakesOneRecvAsTheMessageFailsWhereThatShows) 
   EXPECT_TRUE(has(out, "PASS  echoes_a_line")) << out;
   // What a learner needs under the failure: sent, expected, what came, a
   // caret, the hint and the command to see it by hand, with the real port.
+  EXPECT_TRUE(has(stage_lines(out), "FAIL  echoes_until_the_client_closes\n")) << out;
   EXPECT_TRUE(has(out,
-                  "FAIL  echoes_until_the_client_closes\n"
                   "        sent      \"two\\n\" (4 bytes)\n"
                   "        expected  \"two\\n\" (4 bytes)\n"
                   "        got       \"\" (0 bytes)\n"
@@ -242,7 +327,7 @@ TEST_F(Check, ACommandThatNeverPrintsItsPortFailsTheFirstStageAtOnceWithItsStder
             {"python3", write("no_port.py", "import sys\nsys.exit('cannot bind: no luck')\n")});
   EXPECT_LT(harness::Clock::now() - start, 5s);
   EXPECT_EQ(result.exit_code, 1) << result.out;
-  EXPECT_TRUE(has(result.out, "FAIL  prints_port\n")) << result.out;
+  EXPECT_TRUE(has(stage_lines(result.out), "FAIL  prints_port\n")) << result.out;
   EXPECT_TRUE(has(result.out, "printed no line with 'port N'")) << result.out;
   EXPECT_TRUE(has(result.out, "exited with code 1")) << result.out;
   EXPECT_TRUE(has(result.out, "cannot bind: no luck")) << result.out;
@@ -304,6 +389,74 @@ TEST_F(Check, APythonSensorThatNumbersOnlyWhatItSendsFailsDropLosesAboutATenth) 
   EXPECT_TRUE(has(result.out, "      by hand: nc -u -l ")) << result.out;
 }
 
+TEST_F(Check, APythonWebServerPassesTheFirstStagesOfServerAndOfPollServer) {
+  const std::string server = write("web_server.py", kWebServer);
+  const auto talks = check("spoon4_webserver_test", "spoon4-webserver/server", {"python3", server},
+                           "sends_content_length");
+  EXPECT_EQ(talks.exit_code, 0) << talks.out << talks.err;
+  for (const std::string stage : {"prints_port", "answers_hello_world", "sends_content_length"})
+    EXPECT_TRUE(has(talks.out, "PASS  " + stage)) << stage << "\n" << talks.out;
+  EXPECT_TRUE(has(talks.out, "all 3 stages up to sends_content_length (of 14) passed"))
+      << talks.out;
+  const auto many = check("spoon4_webserver_test", "spoon4-webserver/poll_server",
+                          {"python3", server}, "answers_head_with_the_head_alone");
+  EXPECT_EQ(many.exit_code, 0) << many.out << many.err;
+  for (const std::string stage : {"prints_port", "answers_hello_world", "sends_content_length",
+                                  "keeps_the_connection_alive", "answers_head_with_the_head_alone"})
+    EXPECT_TRUE(has(many.out, "PASS  " + stage)) << stage << "\n" << many.out;
+}
+
+TEST_F(Check, APythonWebServerWithoutContentLengthFailsSendsContentLength) {
+  const auto result = check("spoon4_webserver_test", "spoon4-webserver/server",
+                            {"python3", write("no_length.py", web_server_without_content_length())},
+                            "sends_content_length");
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  const std::string& out = result.out;
+  EXPECT_EQ(stage_lines(out),
+            "PASS  prints_port\nPASS  answers_hello_world\nFAIL  sends_content_length\n")
+      << out;
+  EXPECT_TRUE(has(out, "no Content-Length field in the answer's head: \"HTTP/1.1 200 OK\\r\\n"))
+      << out;
+  EXPECT_TRUE(has(out, "      hint: without Content-Length")) << out;
+  EXPECT_TRUE(has(out, "      by hand: curl -i http://127.0.0.1:")) << out;
+}
+
+// The talk's own server, given the contract's --port and "port N" line: it
+// does what the talk says (stages 1 and 2) and fails where the lesson fixes it.
+TEST_F(Check, TheTalksWebServerPassesItsFirstStagesAndFailsSendsContentLength) {
+  const char* const talks = R"(import argparse, socket
+parser = argparse.ArgumentParser()
+parser.add_argument("--port", type=int, default=8888)
+PORT = parser.parse_args().port
+listen_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+listen_socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listen_socket.bind(('', PORT))
+listen_socket.listen(1)
+print(f'port {listen_socket.getsockname()[1]}', flush=True)
+while True:
+    client_connection, client_address = listen_socket.accept()
+    request_data = client_connection.recv(1024)
+    print(request_data.decode('utf-8'))
+    http_response = b"""\
+HTTP/1.1 200 OK
+
+Hello, World!
+"""
+    client_connection.sendall(http_response)
+    client_connection.close()
+)";
+  const auto result = check("spoon4_webserver_test", "spoon4-webserver/server",
+                            {"python3", write("talk.py", talks)}, "sends_content_length");
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  EXPECT_EQ(stage_lines(result.out),
+            "PASS  prints_port\nPASS  answers_hello_world\nFAIL  sends_content_length\n")
+      << result.out;
+  EXPECT_TRUE(
+      has(result.out,
+          "\n      no Content-Length field in the answer's head: \"HTTP/1.1 200 OK\\n\\n\"\n"))
+      << result.out;
+}
+
 TEST_F(Check, StageStopsAfterTheNamedStage) {
   const auto result = check("spoon2_echo_test", "spoon2-echo/echo_server", {}, "echoes_a_line");
   EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
@@ -340,22 +493,41 @@ TEST_P(OwnBuild, PassesEveryStage) {
   EXPECT_FALSE(has(result.out, "FAIL  ")) << result.out;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Check, OwnBuild,
-    testing::Values(std::pair{"spoon2_echo_test", "spoon2-echo/server"},
-                    std::pair{"spoon2_echo_test", "spoon2-echo/client"},
-                    std::pair{"spoon2_echo_test", "spoon2-echo/echo_server"},
-                    std::pair{"spoon2_echo_test", "spoon2-echo/echo_client"},
-                    std::pair{"spoon2_echo_test", "spoon2-echo/udp_server"},
-                    std::pair{"spoon2_echo_test", "spoon2-echo/udp_client"},
-                    std::pair{"spoon3_chat_test", "spoon3-chat/server"},
-                    std::pair{"spoon3_chat_test", "spoon3-chat/client"},
-                    std::pair{"spoon1_irc_test", "spoon1-irc/bot"},
-                    std::pair{"extras_resolve_test", "extras-resolve/resolve"},
-                    std::pair{"extras_udp_stream_test", "extras-udp-stream/dashboard"},
-                    std::pair{"extras_udp_stream_test", "extras-udp-stream/sensor"}),
-    [](const auto& info) {
-      std::string name = info.param.second;
-      std::erase_if(name, [](char c) { return c == '-' || c == '/' || c == '_'; });
-      return name;
-    });
+// Every program with stages, and the binary that holds them (epoll_server
+// where epoll is, curl_client where libcurl is).
+namespace {
+std::vector<std::pair<std::string, std::string>> programs_with_stages() {
+  std::vector<std::pair<std::string, std::string>> programs = {
+      {"spoon2_echo_test", "spoon2-echo/server"},
+      {"spoon2_echo_test", "spoon2-echo/client"},
+      {"spoon2_echo_test", "spoon2-echo/echo_server"},
+      {"spoon2_echo_test", "spoon2-echo/echo_client"},
+      {"spoon2_echo_test", "spoon2-echo/udp_server"},
+      {"spoon2_echo_test", "spoon2-echo/udp_client"},
+      {"spoon3_chat_test", "spoon3-chat/server"},
+      {"spoon3_chat_test", "spoon3-chat/client"},
+      {"spoon1_irc_test", "spoon1-irc/bot"},
+      {"spoon4_webserver_test", "spoon4-webserver/server"},
+      {"spoon4_webserver_test", "spoon4-webserver/poll_server"},
+      {"spoon4_webserver_test", "spoon4-webserver/async_server"},
+      {"spoon4_client_test", "spoon4-webserver/client"},
+      {"extras_resolve_test", "extras-resolve/resolve"},
+      {"extras_udp_stream_test", "extras-udp-stream/dashboard"},
+      {"extras_udp_stream_test", "extras-udp-stream/sensor"}};
+#ifdef SPOON_HAVE_EPOLL
+  programs.emplace_back("spoon4_webserver_test", "spoon4-webserver/epoll_server");
+#endif
+#ifdef CURL_CLIENT_BUILT
+  programs.emplace_back("spoon4_client_test", "spoon4-webserver/curl_client");
+#endif
+  return programs;
+}
+}  // namespace
+
+INSTANTIATE_TEST_SUITE_P(Check, OwnBuild, testing::ValuesIn(programs_with_stages()),
+                         [](const auto& info) {
+                           std::string name = info.param.second;
+                           std::erase_if(name,
+                                         [](char c) { return c == '-' || c == '/' || c == '_'; });
+                           return name;
+                         });

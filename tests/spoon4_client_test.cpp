@@ -21,6 +21,8 @@
 
 using harness::Child;
 using harness::Connection;
+using harness::own_build;
+using harness::same_bytes;
 using namespace std::chrono_literals;
 
 namespace {
@@ -54,6 +56,11 @@ std::pair<std::string, std::string> split_head(const std::string& out) {
   const std::size_t end = out.find("\r\n\r\n");
   if (end == std::string::npos) return {out, ""};
   return {out.substr(0, end + 4), out.substr(end + 4)};
+}
+
+// The request a client sends for url_of(port), as a failure shows it.
+std::string get_line(std::uint16_t port) {
+  return "GET / HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n...";
 }
 
 std::string random_bytes(std::size_t size) {
@@ -204,93 +211,6 @@ TEST_P(BothClients, HelpPrintsUsageToStdoutAndExitsZero) {
   EXPECT_EQ(result.err, "");
 }
 
-TEST_P(BothClients, BadCommandLinesAndUrlsTheyCannotSpeakExitTwo) {
-  const std::vector<std::vector<std::string>> bad = {{},
-                                                     {"--bogus", "http://127.0.0.1/"},
-                                                     {"ftp://127.0.0.1/"},
-                                                     {"127.0.0.1:8888"},
-                                                     {"http://"},
-                                                     {"http://127.0.0.1:99999/"},
-                                                     {"--timeout", "soon", "http://127.0.0.1/"},
-                                                     {"--timeout", "0", "http://127.0.0.1/"},
-                                                     {"http://127.0.0.1/", "http://127.0.0.1/"}};
-  for (const auto& args : bad) {
-    const auto result = fetch(args);
-    EXPECT_EQ(result.exit_code, 2) << testing::PrintToString(args) << result.err;
-    EXPECT_TRUE(result.err.starts_with("error: ")) << result.err;
-    EXPECT_EQ(result.out, "");
-  }
-}
-
-TEST_P(BothClients, WritesPollServersBodyAndExitsZero) {
-  Child server = poll_server();
-  const auto result = fetch({url_of(server.port())});
-  EXPECT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_EQ(result.out, "Hello, World!");
-  EXPECT_EQ(result.err, "");
-}
-
-TEST_P(BothClients, IncludeWritesTheStatusLineAndFieldsBeforeTheBody) {
-  Child server = poll_server();
-  const auto result = fetch({"--include", url_of(server.port())});
-  EXPECT_EQ(result.exit_code, 0) << result.err;
-  const auto [head, body] = split_head(result.out);
-  EXPECT_TRUE(head.starts_with("HTTP/1.1 200 OK\r\n")) << head;
-  EXPECT_NE(head.find("\r\nContent-Length: 13\r\n"), std::string::npos) << head;
-  EXPECT_EQ(body, "Hello, World!");
-}
-
-// poll_server keeps a connection open after a HEAD's answer (curl_client
-// lets it): a client that waited for the 13 bytes Content-Length announces
-// would wait until its time-out.
-TEST_P(BothClients, HeadWritesTheHeadAloneWithoutWaitingForABody) {
-  Child server = poll_server({"--timeout", "60"});
-  const auto result = fetch({"--head", url_of(server.port())});
-  EXPECT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_TRUE(result.out.starts_with("HTTP/1.1 200 OK\r\n")) << result.out;
-  EXPECT_NE(result.out.find("\r\nContent-Length: 13\r\n"), std::string::npos) << result.out;
-  EXPECT_TRUE(result.out.ends_with("\r\n\r\n")) << result.out;
-}
-
-TEST_P(BothClients, AsksForThePathAndQueryOfTheUrlWithItsHost) {
-  const harness::Listener listener;
-  Child client = start({url_of(listener.port, "/some/path?x=1#not-sent")});
-  auto [connection, request] = take_request(listener);
-  EXPECT_TRUE(request.starts_with("GET /some/path?x=1 HTTP/1.1\r\n")) << request;
-  EXPECT_NE(request.find("\r\nHost: 127.0.0.1:" + std::to_string(listener.port) + "\r\n"),
-            std::string::npos)
-      << request;
-  ASSERT_TRUE(connection.send_all("HTTP/1.1 204 No Content\r\n\r\n"));  // no body, by its status
-  EXPECT_EQ(client.wait(5s), 0) << client.err();
-  EXPECT_EQ(client.out(), "");
-}
-
-// The server keeps the connection open after the body: the body's end is
-// where Content-Length says, not the close.
-TEST_P(BothClients, StopsReadingAtContentLengthWithoutWaitingForTheClose) {
-  const harness::Listener listener;
-  Child client = start({url_of(listener.port)});
-  auto [connection, request] = take_request(listener);
-  ASSERT_TRUE(connection.send_all("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"));
-  EXPECT_EQ(client.wait(5s), 0) << client.err();
-  EXPECT_EQ(client.out(), "hello");
-}
-
-// Chunks, a chunk extension and a trailer field, sent one byte at a time (as
-// TCP may deliver them), and the connection left open after the last chunk.
-TEST_P(BothClients, DecodesAChunkedBodySentOneByteAtATime) {
-  const harness::Listener listener;
-  Child client = start({url_of(listener.port)});
-  auto [connection, request] = take_request(listener);
-  const std::string response =
-      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "5;name=value\r\nhello\r\nA\r\n, chunked!\r\n0\r\nX-Trailer: yes\r\n\r\n";
-  for (const char byte : response)
-    ASSERT_TRUE(connection.send_all(std::string(1, byte)));
-  EXPECT_EQ(client.wait(5s), 0) << client.err();
-  EXPECT_EQ(client.out(), "hello, chunked!");
-}
-
 // 100 Continue, 103 Early Hints: a word before the answer, not the answer.
 TEST_P(BothClients, SkipsAnInterimResponseToTheRealOne) {
   const harness::Listener listener;
@@ -358,72 +278,6 @@ TEST_P(BothClients, ReadsAnHttp10BodyThatEndsWhenTheServerCloses) {
   EXPECT_TRUE(body == python_body()) << "the body differs";
 }
 
-TEST_P(BothClients, FetchesFromAnIpv6Literal) {
-  if (!harness::has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 on loopback here";
-  Child server = poll_server();
-  const auto result = fetch({url_of(server.port(), "/", "[::1]")});
-  EXPECT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_EQ(result.out, "Hello, World!");
-}
-
-TEST_P(BothClients, ARefusedPortExitsOneNamingHostPortAndTheReason) {
-  std::uint16_t port = 0;
-  const net::Socket bound = harness::bound_to_loopback(SOCK_STREAM, port);  // bound, not listening
-  const auto result = fetch({url_of(port)});
-  EXPECT_EQ(result.exit_code, 1);
-  EXPECT_EQ(result.err, "error: cannot connect to 127.0.0.1:" + std::to_string(port) + ": " +
-                            harness::reason(ECONNREFUSED) + "\n");
-  EXPECT_EQ(result.out, "");
-}
-
-// The listener's queue completes the handshake, and nobody ever answers.
-TEST_P(BothClients, GivesUpOnASilentServerAtTheTimeout) {
-  const harness::Listener listener;
-  const auto started = harness::Clock::now();
-  Child client = start({"--timeout", "0.5", url_of(listener.port)});
-  EXPECT_EQ(client.wait(5s), 1) << "still waiting after 5 s, with --timeout 0.5";
-  EXPECT_GE(harness::Clock::now() - started, 400ms);
-  EXPECT_TRUE(client.err().starts_with("error: ")) << client.err();
-}
-
-TEST_P(BothClients, AMalformedResponseExitsOne) {
-  const std::vector<std::string> responses = {
-      "",                         // closed without a word
-      "HELLO\r\n\r\n",            // not HTTP
-      "HTTP/1.1 2OO OK\r\n\r\n",  // letters for digits
-      "HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\nhello",
-      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
-  };
-  for (const std::string& response : responses) {
-    const harness::Listener listener;
-    Child client = start({url_of(listener.port)});
-    {
-      auto [connection, request] = take_request(listener);
-      ASSERT_TRUE(connection.send_all(response) || response.empty());
-    }  // and close
-    EXPECT_EQ(client.wait(5s), 1) << testing::PrintToString(response) << client.out();
-    EXPECT_TRUE(client.err().starts_with("error: ")) << client.err();
-  }
-}
-
-TEST_P(BothClients, ABodyCutShortByTheCloseExitsOne) {
-  const std::vector<std::string> responses = {
-      "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this",
-      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nonly this\r\n",
-  };
-  for (const std::string& response : responses) {
-    const harness::Listener listener;
-    Child client = start({url_of(listener.port)});
-    {
-      auto [connection, request] = take_request(listener);
-      ASSERT_TRUE(connection.send_all(response));
-    }
-    EXPECT_EQ(client.wait(5s), 1) << testing::PrintToString(response);
-    EXPECT_TRUE(client.err().starts_with("error: ")) << client.err();
-    EXPECT_EQ(client.out(), "only this");  // what came, came out
-  }
-}
-
 // --- client alone (WebClient: spoon2 has its own Client)
 // -------------------------------------------------------------
 
@@ -452,3 +306,312 @@ TEST(WebClient, SaysConnectionCloseInItsRequest) {
   ASSERT_TRUE(connection.send_all("HTTP/1.1 204 No Content\r\n\r\n"));
   EXPECT_EQ(client.wait(5s), 0) << client.err();
 }
+
+// --- The stages of client and of curl_client -----------------------------------
+//
+// One suite for the two (they keep one contract), instantiated once per
+// client: Client/HttpClientStages is client's, CurlClient/HttpClientStages
+// curl_client's. The servers are the test's own: poll_server, or the test
+// playing one (a Listener) to send what no real server would.
+
+const harness::StagesOf client_stages(kClient, "Client/HttpClientStages");
+const harness::StagesOf curl_client_stages(kCurlClient, "CurlClient/HttpClientStages");
+const std::string kReadme = "spoon4-webserver/README.md, 'The other side: an HTTP client by hand'";
+
+class HttpClientStages : public harness::Stages, public testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    harness::Stages::SetUp();
+#ifndef CURL_CLIENT_BUILT
+    if (GetParam() == kCurlClient)
+      GTEST_SKIP()
+          << "curl_client is not built here: no libcurl (the Windows cross build has none)";
+#endif
+  }
+  [[nodiscard]] static Child start(std::vector<std::string> args) {
+    return Child(GetParam(), std::move(args));
+  }
+  [[nodiscard]] static harness::Result fetch(std::vector<std::string> args) {
+    return harness::run(GetParam(), std::move(args));
+  }
+  static Child poll_server(std::vector<std::string> args = {}) {
+    args.insert(args.begin(), {"--port", "0"});
+    return Child("spoon4-webserver/poll_server", args);
+  }
+  // How to play the server by hand: nc listening on `port`, sending `response`.
+  static std::string nc_playing(std::uint16_t port, const std::string& response) {
+    return "printf '" + printf_text(response) + "' | nc -N -l 127.0.0.1 " + std::to_string(port) +
+           " & " + harness::shown_command(GetParam()) + " " + url_of(port);
+  }
+  // The bytes as printf's format gives them back: \r and \n spelt out.
+  static std::string printf_text(const std::string& bytes) {
+    std::string printed;
+    for (const char c : bytes)
+      printed += c == '\r' ? "\\r" : c == '\n' ? "\\n" : std::string(1, c);
+    return printed;
+  }
+  // A response from the test playing the server, then its close; the client's result.
+  static harness::Result answered_with(const std::string& response, bool byte_by_byte = false) {
+    const harness::Listener listener;
+    harness::by_hand(nc_playing(listener.port, response));
+    Child client = start({url_of(listener.port)});
+    {
+      auto [connection, request] = take_request(listener);
+      if (byte_by_byte) {
+        for (const char byte : response)
+          if (!connection.send_all(std::string(1, byte))) break;
+      } else {
+        connection.send_all(response);
+      }
+    }  // and close
+    const auto code = client.wait(5s);
+    return {code, client.out(), client.err()};
+  }
+};
+
+TEST_P(HttpClientStages, prints_the_body) {
+  harness::hint(
+      "connect, send 'GET /PATH HTTP/1.1' with a Host field and an empty line, then write the "
+      "body, and only the body, to stdout and exit 0 (" +
+      kReadme + ")");
+  Child server = poll_server();
+  harness::by_hand(harness::shown_command(GetParam()) + " " + url_of(server.port()) +
+                   "   (against a server: curl -s " + url_of(server.port()) + " does the same)");
+  const auto result = fetch({url_of(server.port())});
+  if (result.exit_code != 0)
+    ADD_FAILURE() << harness::exit_text(result.exit_code) << " (expected 0); its stderr "
+                  << harness::visible(result.err);
+  STAGE_EXPECT(same_bytes(get_line(server.port()), "Hello, World!", result.out))
+      << "\n(its stdout)";
+  if (own_build(GetParam())) {
+    EXPECT_EQ(result.err, "");
+  }
+}
+
+TEST_P(HttpClientStages, asks_for_the_path_with_its_host) {
+  harness::hint(
+      "the request line names the URL's path and query (never its #fragment), and Host the "
+      "URL's host and port (" +
+      kReadme + ")");
+  const harness::Listener listener;
+  harness::by_hand("nc -l 127.0.0.1 " + std::to_string(listener.port) + " & " +
+                   harness::shown_command(GetParam()) + " " +
+                   url_of(listener.port, "/some/path?x=1"));
+  Child client = start({url_of(listener.port, "/some/path?x=1#not-sent")});
+  auto [connection, request] = take_request(listener);
+  STAGE_EXPECT(
+      same_bytes({}, "GET /some/path?x=1 HTTP/1.1\r\n", request.substr(0, request.find('\n') + 1)))
+      << "\n(its request line)";
+  EXPECT_NE(request.find("\r\nHost: 127.0.0.1:" + std::to_string(listener.port) + "\r\n"),
+            std::string::npos)
+      << "no 'Host: 127.0.0.1:" << listener.port << "' in " << harness::visible(request);
+  ASSERT_TRUE(connection.send_all("HTTP/1.1 204 No Content\r\n\r\n"));  // no body, by its status
+  EXPECT_EQ(client.wait(5s), 0) << "after '204 No Content' (no body): " << client.err();
+  EXPECT_EQ(client.out(), "");
+}
+
+// The server keeps the connection open after the body: the body's end is
+// where Content-Length says, not the close.
+TEST_P(HttpClientStages, stops_at_content_length) {
+  harness::hint(
+      "Fact: there is no EOT on a socket: the body ends after Content-Length bytes, and the "
+      "server may keep the connection open; stop there, do not wait for the close (" +
+      kReadme + ")");
+  const harness::Listener listener;
+  const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+  harness::by_hand("(printf '" + printf_text(response) + "'; sleep 10) | nc -l 127.0.0.1 " +
+                   std::to_string(listener.port) + " & " + harness::shown_command(GetParam()) +
+                   " " + url_of(listener.port));
+  Child client = start({url_of(listener.port)});
+  auto [connection, request] = take_request(listener);
+  ASSERT_TRUE(connection.send_all(response));
+  const auto code = client.wait(5s);
+  if (code != 0)
+    ADD_FAILURE() << harness::exit_text(code)
+                  << " within 5 s, with the connection still open (expected 0)";
+  STAGE_EXPECT(same_bytes(response, "hello", client.out())) << "\n(its stdout)";
+}
+
+TEST_P(HttpClientStages, include_writes_the_head_first) {
+  harness::hint("--include: the status line and the fields, as they came, then the body (" +
+                kReadme + ")");
+  Child server = poll_server();
+  harness::by_hand(harness::shown_command(GetParam()) + " --include " + url_of(server.port()) +
+                   "   (curl -si " + url_of(server.port()) + " does the same)");
+  const auto result = fetch({"--include", url_of(server.port())});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  const auto [head, body] = split_head(result.out);
+  EXPECT_TRUE(head.starts_with("HTTP/1.1 200 OK\r\n")) << harness::visible(head);
+  EXPECT_NE(head.find("\r\nContent-Length: 13\r\n"), std::string::npos) << harness::visible(head);
+  STAGE_EXPECT(same_bytes({}, "Hello, World!", body)) << "\n(after the head)";
+}
+
+// poll_server keeps a connection open after a HEAD's answer (curl_client
+// lets it): a client that waited for the 13 bytes Content-Length announces
+// would wait until its time-out.
+TEST_P(HttpClientStages, head_writes_the_head_alone) {
+  harness::hint(
+      "--head: send HEAD, write the head, and stop: the answer to HEAD has no body, whatever "
+      "its Content-Length says (" +
+      kReadme + ")");
+  Child server = poll_server({"--timeout", "60"});
+  harness::by_hand(harness::shown_command(GetParam()) + " --head " + url_of(server.port()) +
+                   "   (curl -sI " + url_of(server.port()) + " does the same)");
+  const auto result = fetch({"--head", url_of(server.port())});
+  EXPECT_EQ(result.exit_code, 0) << "with poll_server keeping the connection open: "
+                                 << harness::exit_text(result.exit_code) << result.err;
+  EXPECT_TRUE(result.out.starts_with("HTTP/1.1 200 OK\r\n")) << harness::visible(result.out);
+  EXPECT_NE(result.out.find("\r\nContent-Length: 13\r\n"), std::string::npos)
+      << harness::visible(result.out);
+  EXPECT_TRUE(result.out.ends_with("\r\n\r\n")) << harness::visible(result.out);
+}
+
+// Chunks, a chunk extension and a trailer field, sent one byte at a time (as
+// TCP may deliver them).
+TEST_P(HttpClientStages, decodes_a_chunked_body) {
+  harness::hint(
+      "Transfer-Encoding: chunked: each chunk is its size in hex (maybe ';extensions'), "
+      "\\r\\n, the bytes, \\r\\n; a 0 chunk and the trailer fields end the body (" +
+      kReadme + ")");
+  const std::string response =
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5;name=value\r\nhello\r\nA\r\n, chunked!\r\n0\r\nX-Trailer: yes\r\n\r\n";
+  const auto result = answered_with(response, true);
+  EXPECT_EQ(result.exit_code, 0) << harness::exit_text(result.exit_code) << result.err;
+  STAGE_EXPECT(same_bytes(response, "hello, chunked!", result.out)) << "\n(its stdout)";
+}
+
+TEST_P(HttpClientStages, reads_until_the_server_closes) {
+  harness::hint(
+      "no Content-Length and not chunked (HTTP/1.0's way): the body ends when the server "
+      "closes; read until recv returns 0 (" +
+      kReadme + ")");
+  std::string body;
+  for (int i = 0; i < 2000; ++i)
+    body += "line " + std::to_string(i) + " of a body that ends at the close\n";
+  const auto result = answered_with("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n" + body);
+  EXPECT_EQ(result.exit_code, 0) << harness::exit_text(result.exit_code) << result.err;
+  STAGE_EXPECT(same_bytes("HTTP/1.0 200 OK ... (no length)", body, result.out)) << "\n(its stdout)";
+}
+
+TEST_P(HttpClientStages, exits_one_when_refused) {
+  harness::hint(
+      "connect() fails with 'Connection refused' when nothing listens: say 'error: ...' on "
+      "stderr and exit 1 (" +
+      kReadme + ")");
+  std::uint16_t port = 0;
+  const net::Socket bound = harness::bound_to_loopback(SOCK_STREAM, port);  // bound, not listening
+  harness::by_hand(harness::shown_command(GetParam()) + " " + url_of(port) + "; echo \"exit $?\"");
+  const auto result = fetch({url_of(port)});
+  if (result.exit_code != 1)
+    ADD_FAILURE() << harness::exit_text(result.exit_code) << " (expected 1)";
+  if (own_build(GetParam())) {
+    STAGE_EXPECT(same_bytes({},
+                            "error: cannot connect to 127.0.0.1:" + std::to_string(port) + ": " +
+                                harness::reason(ECONNREFUSED) + "\n",
+                            result.err))
+        << "\n(its stderr)";
+  } else if (!result.err.starts_with("error: ")) {
+    ADD_FAILURE() << "stderr " << harness::visible(result.err) << " (expected 'error: ...')";
+  }
+  EXPECT_EQ(result.out, "");
+}
+
+// The listener's queue completes the handshake, and nobody ever answers.
+TEST_P(HttpClientStages, gives_up_at_the_timeout) {
+  harness::hint(
+      "--timeout S: a server that says nothing for S seconds is an 'error: ...', exit 1 — "
+      "never a wait without end (" +
+      kReadme + ")");
+  const harness::Listener listener;
+  harness::by_hand("nc -l 127.0.0.1 " + std::to_string(listener.port) + " & " +
+                   harness::shown_command(GetParam()) + " --timeout 0.5 " + url_of(listener.port) +
+                   "; echo \"exit $?\"");
+  const auto started = harness::Clock::now();
+  Child client = start({"--timeout", "0.5", url_of(listener.port)});
+  const auto code = client.wait(5s);
+  if (code != 1)
+    ADD_FAILURE() << harness::exit_text(code) << " within 5 s, with --timeout 0.5 (expected 1)";
+  EXPECT_GE(harness::Clock::now() - started, 400ms) << "it gave up before its time-out";
+  EXPECT_TRUE(client.err().starts_with("error: ")) << harness::visible(client.err());
+}
+
+TEST_P(HttpClientStages, a_malformed_response_exits_one) {
+  harness::hint(
+      "a response that is not HTTP (no status line, letters for digits, a bad length or "
+      "chunk size) is an 'error: ...', exit 1 (" +
+      kReadme + ")");
+  const std::vector<std::string> responses = {
+      "",                         // closed without a word
+      "HELLO\r\n\r\n",            // not HTTP
+      "HTTP/1.1 2OO OK\r\n\r\n",  // letters for digits
+      "HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\nhello",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+  };
+  for (const std::string& response : responses) {
+    const auto result = answered_with(response);
+    EXPECT_EQ(result.exit_code, 1) << "answered " << harness::visible(response) << ": "
+                                   << harness::exit_text(result.exit_code) << " (expected 1)";
+    EXPECT_TRUE(result.err.starts_with("error: ")) << harness::visible(result.err);
+  }
+}
+
+TEST_P(HttpClientStages, a_body_cut_short_exits_one) {
+  harness::hint(
+      "a close before the body Content-Length (or the chunks) promised is no complete "
+      "response: write what came, then 'error: ...', exit 1 (" +
+      kReadme + ")");
+  const std::vector<std::string> responses = {
+      "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nonly this\r\n",
+  };
+  for (const std::string& response : responses) {
+    const auto result = answered_with(response);
+    EXPECT_EQ(result.exit_code, 1) << "answered " << harness::visible(response) << ": "
+                                   << harness::exit_text(result.exit_code) << " (expected 1)";
+    EXPECT_TRUE(result.err.starts_with("error: ")) << harness::visible(result.err);
+    if (own_build(GetParam())) {
+      EXPECT_EQ(result.out, "only this");  // what came, came out
+    }
+  }
+}
+
+TEST_P(HttpClientStages, fetches_from_an_ipv6_literal) {
+  if (!harness::has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 on loopback here";
+  harness::hint("an IPv6 literal is written in brackets, http://[::1]:PORT/; connect to ::1 (" +
+                kReadme + ")");
+  Child server = poll_server();
+  harness::by_hand(harness::shown_command(GetParam()) + " " + url_of(server.port(), "/", "[::1]"));
+  const auto result = fetch({url_of(server.port(), "/", "[::1]")});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  STAGE_EXPECT(same_bytes({}, "Hello, World!", result.out)) << "\n(its stdout)";
+}
+
+TEST_P(HttpClientStages, refuses_a_bad_command_line) {
+  harness::hint(
+      "a bad command line — no URL, an unknown option, a scheme it cannot speak, a port over "
+      "65535 — prints 'error: ...' on stderr, nothing on stdout, and exits 2");
+  harness::by_hand(harness::shown_command(GetParam()) + " ftp://127.0.0.1/; echo \"exit $?\"");
+  const std::vector<std::vector<std::string>> bad = {{},
+                                                     {"--bogus", "http://127.0.0.1/"},
+                                                     {"ftp://127.0.0.1/"},
+                                                     {"127.0.0.1:8888"},
+                                                     {"http://"},
+                                                     {"http://127.0.0.1:99999/"},
+                                                     {"--timeout", "soon", "http://127.0.0.1/"},
+                                                     {"--timeout", "0", "http://127.0.0.1/"},
+                                                     {"http://127.0.0.1/", "http://127.0.0.1/"}};
+  for (const auto& args : bad) {
+    const auto result = fetch(args);
+    if (result.exit_code != 2 || !result.err.starts_with("error: ") || !result.out.empty())
+      ADD_FAILURE() << "given " << testing::PrintToString(args) << ":\n  exit code "
+                    << harness::exit_text(result.exit_code) << " (expected 2)\n  stderr    "
+                    << harness::visible(result.err) << " (expected 'error: ...')\n  stdout    "
+                    << harness::visible(result.out) << " (expected nothing)";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Client, HttpClientStages, testing::Values(kClient),
+                         [](const auto& /*info*/) { return "client"; });
+INSTANTIATE_TEST_SUITE_P(CurlClient, HttpClientStages, testing::Values(kCurlClient),
+                         [](const auto& /*info*/) { return "curlclient"; });

@@ -13,6 +13,7 @@
 #endif
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -29,6 +30,8 @@
 using harness::Child;
 using harness::connect_to;
 using harness::Connection;
+using harness::own_build;
+using harness::same_bytes;
 using namespace std::chrono_literals;
 
 namespace {
@@ -170,6 +173,332 @@ std::optional<std::string> browse(const std::string& url, const std::filesystem:
   return read_file(dom);
 }
 
+// --- What the stages share ------------------------------------------------------
+//
+// Each program's stages (harness.hpp): server's are WebServerStages;
+// poll_server, epoll_server and async_server share one parametrised suite,
+// ManyClientsStages, instantiated once per server so that each has a suite
+// of its own for the checker. A stage holds a program to the contract
+// (options, status codes, bodies); our own wording and extra fields (Date,
+// Content-Type, Allow) are checked in our build only.
+
+const std::string kReadme = "spoon4-webserver/README.md";
+
+Child start_server(const std::string& program, std::vector<std::string> args = {}) {
+  args.insert(args.begin(), {"--port", "0"});
+  return Child(program, args);
+}
+
+std::string port_text(std::uint16_t port) { return std::to_string(port); }
+std::string curl_by_hand(std::uint16_t port, const std::string& options = "-i",
+                         const std::string& path = "/", const std::string& host = "127.0.0.1") {
+  return "curl " + options + " http://" + host + ":" + port_text(port) + path;
+}
+
+// A field's value in a response head (names are case-insensitive in HTTP).
+std::optional<std::string> field(const std::string& head, const std::string& name) {
+  std::string lower = head;
+  std::string wanted = "\r\n" + name + ":";
+  for (auto* text : {&lower, &wanted})
+    std::transform(text->begin(), text->end(), text->begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const auto at = lower.find(wanted);
+  if (at == std::string::npos) return std::nullopt;
+  const auto start = head.find_first_not_of(' ', at + wanted.size());
+  return head.substr(start, head.find("\r\n", start) - start);
+}
+
+// One request with Connection: close, the answer read until the server closes:
+// what even a server without Content-Length gets right.
+struct Closed {
+  std::string head;  // up to and including the empty line
+  std::string body;
+};
+std::optional<Closed> ask_and_read_until_close(std::uint16_t port, const std::string& request) {
+  auto client = connect_to(port);
+  if (!client.send_all(request)) {
+    ADD_FAILURE() << "the server reset the connection before taking the request";
+    return std::nullopt;
+  }
+  const auto all = client.receive_until_close();
+  if (!all) {
+    ADD_FAILURE() << "the server did not close the connection within 10 s after answering "
+                     "a request with Connection: close";
+    return std::nullopt;
+  }
+  // The talk's own "\n" line ends are forgiven here (sends_content_length wants "\r\n").
+  const auto end = std::min(all->find("\r\n\r\n"), all->find("\n\n"));
+  if (end == std::string::npos) {
+    ADD_FAILURE() << R"(no head ending in an empty line (\r\n\r\n) in what came back: )"
+                  << harness::visible(*all);
+    return std::nullopt;
+  }
+  const std::size_t empty_line = all->compare(end, 2, "\n\n") == 0 ? 2 : 4;
+  return Closed{all->substr(0, end + empty_line), all->substr(end + empty_line)};
+}
+
+void prints_port(const std::string& program) {
+  harness::hint(
+      kReadme +
+      ", 'The talk's server, line by line': bind to --port 0, listen, read the real port back "
+      "with getsockname, print 'port N' and flush");
+  harness::by_hand(harness::shown_command(program) + " --port 0");
+  Child server = start_server(program);
+  server.port();
+}
+
+void answers_hello_world(const std::string& program) {
+  harness::hint(
+      "the talk's server: read the request, send 'HTTP/1.1 200 OK', the fields, an empty line, "
+      "then 'Hello, World!' (" +
+      kReadme + ", 'The talk's server, line by line')");
+  Child server = start_server(program);
+  harness::by_hand(curl_by_hand(server.port()));
+  const std::string request = get("/", "Connection: close\r\n");
+  const auto answer = ask_and_read_until_close(server.port(), request);
+  if (!answer) return;
+  STAGE_EXPECT(same_bytes(request, "HTTP/1.1 200 ", answer->head.substr(0, 13)))
+      << "\n(its status line)";
+  // The talk's body ends in "\n": forgiven here, not once Content-Length says 13.
+  const bool talks_newline = !own_build(program) && answer->body == "Hello, World!\n";
+  STAGE_EXPECT(same_bytes(request, "Hello, World!", talks_newline ? "Hello, World!" : answer->body))
+      << "\n(its body)";
+}
+
+void sends_content_length(const std::string& program) {
+  harness::hint(
+      "without Content-Length a client cannot know where the body ends but by waiting for the "
+      "close: send 'Content-Length: 13' (" +
+      kReadme + ", 'What we fixed': no Content-Length)");
+  Child server = start_server(program);
+  harness::by_hand(curl_by_hand(server.port()));
+  const std::string request = get("/", "Connection: close\r\n");
+  const auto answer = ask_and_read_until_close(server.port(), request);
+  if (!answer) return;
+  const auto length = field(answer->head, "Content-Length");
+  if (!length) {
+    ADD_FAILURE() << "no Content-Length field in the answer's head: "
+                  << harness::visible(answer->head);
+    return;
+  }
+  STAGE_EXPECT(same_bytes(request, "13", *length)) << "\n(its Content-Length)";
+  STAGE_EXPECT(same_bytes(request, "Hello, World!", answer->body))
+      << "\n(its body: the 13 bytes Content-Length announces, and nothing after them)";
+  for (std::size_t at = answer->head.find('\n'); at != std::string::npos;
+       at = answer->head.find('\n', at + 1))
+    if (at == 0 || answer->head[at - 1] != '\r') {
+      ADD_FAILURE() << R"(a line of the head ends in a bare \n (HTTP wants \r\n): )"
+                    << harness::visible(answer->head);
+      break;
+    }
+  if (own_build(program)) {
+    EXPECT_NE(answer->head.find("\r\nContent-Type: text/plain; charset=utf-8\r\n"),
+              std::string::npos);
+    EXPECT_NE(answer->head.find("\r\nDate: "), std::string::npos) << answer->head;
+  }
+}
+
+void answers_head_with_the_head_alone(const std::string& program) {
+  harness::hint(
+      "HEAD is GET without the body: the same status and fields (Content-Length: 13 "
+      "included), no body (" +
+      kReadme + ", 'What each bad input gets')");
+  Child server = start_server(program);
+  harness::by_hand(curl_by_hand(server.port(), "-I"));
+  auto client = open_client(server.port());
+  ASSERT_TRUE(client.send_all(get("/", "Connection: close\r\n", "HEAD")));
+  const auto response = read_response(client, true);
+  ASSERT_TRUE(response) << "no answer to HEAD /";
+  EXPECT_EQ(response->status, 200) << response->head;
+  EXPECT_EQ(field(response->head, "Content-Length").value_or("(none)"), "13")  // the GET's
+      << "its Content-Length, in " << harness::visible(response->head);
+  const std::string after = client.pending + client.receive_until_close().value_or("?");
+  STAGE_EXPECT(same_bytes("HEAD /", "", after)) << "\n(after the head: HEAD has no body)";
+}
+
+void a_request_split_over_many_sends(const std::string& program) {
+  harness::hint(
+      "Fact: there is no EOT on a socket: one recv is not one request; receive until the "
+      "empty line (\\r\\n\\r\\n) has come (" +
+      kReadme + ", 'What we fixed': one recv(1024))");
+  Child server = start_server(program);
+  harness::by_hand(
+      "(printf 'GET / HTTP/1.1\\r\\n'; sleep 1; printf 'Host: x\\r\\n\\r\\n') | nc -N "
+      "127.0.0.1 " +
+      port_text(server.port()));
+  auto client = open_client(server.port());
+  const int on = 1;  // no Nagle: each byte its own segment
+  setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&on), sizeof on);
+  const std::string request = get("/", "User-Agent: one-byte-at-a-time\r\n");
+  for (const char byte : request)
+    ASSERT_TRUE(client.send_all(std::string(1, byte))) << "the server reset the connection";
+  const auto response = read_response(client);
+  ASSERT_TRUE(response) << "no answer to a request sent one byte at a time";
+  STAGE_EXPECT(same_bytes(request, "Hello, World!", response->body));
+}
+
+// The table of bad inputs in the lesson README, row by row: each gets its
+// status, and the server goes on serving. `strict`: beyond the contract's
+// words (HTTP's own rules), held in our build only.
+struct BadInput {
+  std::string name;
+  std::string bytes;
+  int status;
+  bool strict = false;
+};
+
+// `by_hand`: the command that shows it by hand, PORT filled in once it is known.
+void bad_inputs_get_their_status(const std::string& program, std::string by_hand,
+                                 const std::vector<BadInput>& table) {
+  Child server = start_server(program);
+  const auto port = server.port();
+  by_hand.replace(by_hand.find("PORT"), 4, port_text(port));
+  harness::by_hand(by_hand);
+  for (const auto& row : table) {
+    if (row.strict && !own_build(program)) continue;
+    auto client = open_client(port);
+    ASSERT_TRUE(client.send_all(row.bytes)) << row.name;
+    const auto response = read_response(client);
+    ASSERT_TRUE(response) << "no answer to " << row.name << ": " << harness::visible(row.bytes);
+    EXPECT_EQ(response->status, row.status)
+        << row.name << ": sent " << harness::visible(row.bytes.substr(0, 60)) << "\ngot "
+        << harness::visible(response->head.substr(0, 200));
+    if (own_build(program)) {
+      EXPECT_TRUE(response->has("Connection: close")) << row.name;
+      if (row.status == 405) {
+        EXPECT_TRUE(response->has("Allow: GET, HEAD")) << row.name;
+      }
+      EXPECT_TRUE(client.closed_by_peer()) << row.name;
+    }
+  }
+  auto next = open_client(port);
+  ASSERT_TRUE(next.send_all(get("/")));
+  const auto response = read_response(next);
+  ASSERT_TRUE(response) << "no answer to the next client after the bad inputs";
+  EXPECT_EQ(response->status, 200) << "(the next client, after the bad inputs)";
+}
+
+void answers_what_is_not_http_with_400(const std::string& program) {
+  harness::hint(
+      "a request that is not HTTP gets '400 Bad Request', and the server keeps serving (" +
+      kReadme + ", 'What each bad input gets')");
+  bad_inputs_get_their_status(
+      program, "printf 'hello\\r\\n' | nc -N 127.0.0.1 PORT",
+      {{"not HTTP at all", "hello\r\n", 400},
+       {"binary garbage", std::string("\x16\x03\x01\x00\xa5\x01\x00\x00\r\n\r\n", 12), 400},
+       {"no version", "GET /\r\n\r\n", 400},
+       {"HTTP/2 in plain text", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 400, true},
+       {"HTTP/1.1 without Host", "GET / HTTP/1.1\r\n\r\n", 400, true},
+       {"a field without a colon", "GET / HTTP/1.1\r\nHost: x\r\nnonsense\r\n\r\n", 400, true},
+       {"space before the colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400, true},
+       // The same answer however the bytes are cut on the way (found by fuzzing:
+       // a few bytes at a time it was 400, all at once 431).
+       {"a wrong request line, then 9 KiB of fields",
+        "bad line\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n", 400, true},
+       {"a NUL in the request line", std::string("GET /a\0b HTTP/1.1\r\nHost: x\r\n\r\n", 30), 400,
+        true}});
+}
+
+void answers_other_methods_with_405(const std::string& program) {
+  harness::hint("a method other than GET or HEAD gets '405 Method Not Allowed' (" + kReadme +
+                ", 'What each bad input gets')");
+  bad_inputs_get_their_status(
+      program, "curl -i -X DELETE http://127.0.0.1:PORT/",
+      {{"POST", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", 405},
+       {"DELETE", get("/", "", "DELETE"), 405},
+       {"a lower-case method", get("/", "", "get"), 405, true}});
+}
+
+void answers_headers_over_8_kib_with_431(const std::string& program) {
+  harness::hint(
+      "a head that has not ended within 8 KiB gets '431 Request Header Fields Too Large': "
+      "never keep reading without a limit (" +
+      kReadme + ", 'What we fixed': one recv(1024))");
+  bad_inputs_get_their_status(
+      program,
+      "curl -i -H \"X-Big: $(head -c 9000 /dev/zero | tr '\\0' a)\" http://127.0.0.1:PORT/",
+      {{"headers over 8 KiB",
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n", 431},
+       {"a request line over 8 KiB", "GET /" + std::string(9000, 'a'), 431}});
+}
+
+void answers_a_silent_client_with_408(const std::string& program) {
+  harness::hint(
+      "a client silent for --timeout seconds gets '408 Request Timeout' and is closed; the "
+      "server serves the next (" +
+      kReadme + ", 'What we fixed': a silent client froze the server)");
+  Child server = start_server(program, {"--timeout", "0.2"});
+  const auto port = server.port();
+  harness::by_hand("nc -N 127.0.0.1 " + port_text(port) + "   (and wait: it has --timeout 0.2)");
+  for (const std::string said : {"", "GET / HTTP/1.1\r\n"}) {  // nothing, or half a request
+    auto silent = open_client(port);
+    ASSERT_TRUE(said.empty() || silent.send_all(said));
+    const auto response = read_response(silent);
+    ASSERT_TRUE(response) << "no answer within 10 s after '" << harness::visible(said)
+                          << "', with --timeout 0.2";
+    EXPECT_EQ(response->status, 408) << "after " << harness::visible(said);
+    EXPECT_TRUE(silent.closed_by_peer()) << "still open after its 408";
+  }
+  auto next = open_client(port);
+  ASSERT_TRUE(next.send_all(get("/")));
+  const auto response = read_response(next);
+  ASSERT_TRUE(response) << "no answer to the next client";
+  EXPECT_EQ(response->status, 200);
+}
+
+void survives_a_client_that_resets(const std::string& program) {
+  harness::hint(
+      "a client may vanish with a reset mid-request: recv and send then fail (ECONNRESET, "
+      "EPIPE, and SIGPIPE unless ignored); drop that client and go on (" +
+      kReadme + ", 'What we fixed')");
+  Child server = start_server(program);
+  const auto port = server.port();
+  auto rude = open_client(port);
+  ASSERT_TRUE(rude.send_all("GET / HTT"));
+  rude.reset();
+  auto next = open_client(port);
+  ASSERT_TRUE(next.send_all(get("/")));
+  const auto response = read_response(next);
+  ASSERT_TRUE(response) << "no answer to the next client after one that reset";
+  EXPECT_EQ(response->body, "Hello, World!");
+  EXPECT_TRUE(server.running()) << "the server is no longer running";
+}
+
+void serves_ipv6(const std::string& program) {
+  if (!harness::has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 on loopback here";
+  harness::hint(
+      "listen on :: with IPV6_V6ONLY off: IPv4 and IPv6 clients both (spoon2-echo/README.md, "
+      "'The talk's Facts': AF_INET6)");
+  Child server = start_server(program);
+  harness::by_hand(curl_by_hand(server.port(), "-i", "/", "[::1]"));
+  auto client = open_client(server.port(), "::1");
+  ASSERT_TRUE(client.send_all(get("/")));
+  const auto response = read_response(client);
+  ASSERT_TRUE(response) << "no answer over IPv6";
+  EXPECT_EQ(response->body, "Hello, World!");
+}
+
+void exits_zero_on_sigterm(const std::string& program) {
+  harness::hint(
+      "SIGINT or SIGTERM: stop accepting, close every connection, exit 0 within one second "
+      "(" +
+      kReadme + ", 'What we fixed': Ctrl-C killed it mid-answer)");
+  for (const int signal_number : {SIGTERM, SIGINT}) {
+    Child server = start_server(program);
+    if (signal_number == SIGTERM)
+      harness::by_hand("start it, connect with nc -N 127.0.0.1 " + port_text(server.port()) +
+                       ", then kill -TERM its pid and echo $?");
+    auto idle = open_client(server.port());
+    ASSERT_TRUE(idle.send_all("GET / HT"));  // the server is now waiting for the rest
+    server.signal(signal_number);
+    const auto code = server.wait(1s);
+    if (code != 0)
+      ADD_FAILURE() << "after " << (signal_number == SIGTERM ? "SIGTERM " : "SIGINT ")
+                    << harness::exit_text(code) << " (expected: exit 0 within 1 s)";
+    EXPECT_TRUE(idle.closed_by_peer()) << "the client's connection was not closed";
+  }
+}
+
 }  // namespace
 
 // --- Every server: the contract's common lines --------------------------------
@@ -204,42 +533,6 @@ TEST_P(EveryServer, BadCommandLinesPrintOneErrorLineAndExitTwo) {
   }
 }
 
-TEST_P(EveryServer, AnswersGetWithAValidHttpResponseSayingHelloWorld) {
-  Child server = start();
-  auto client = open_client(server.port());
-  ASSERT_TRUE(client.send_all(get("/")));
-  const auto response = read_response(client);
-  ASSERT_TRUE(response);
-  EXPECT_TRUE(response->head.starts_with("HTTP/1.1 200 OK\r\n")) << response->head;
-  EXPECT_TRUE(response->has("Content-Length: 13")) << response->head;
-  EXPECT_TRUE(response->has("Content-Type: text/plain; charset=utf-8")) << response->head;
-  EXPECT_NE(response->head.find("\r\nDate: "), std::string::npos) << response->head;
-  EXPECT_EQ(response->body, "Hello, World!");
-}
-
-TEST_P(EveryServer, HeadGetsTheHeadersAlone) {
-  Child server = start();
-  auto client = open_client(server.port());
-  ASSERT_TRUE(client.send_all(get("/", "Connection: close\r\n", "HEAD")));
-  const auto response = read_response(client, true);
-  ASSERT_TRUE(response);
-  EXPECT_EQ(response->status, 200);
-  EXPECT_TRUE(response->has("Content-Length: 13")) << response->head;          // the GET's length
-  EXPECT_EQ(client.pending + client.receive_until_close().value_or("?"), "");  // no body
-}
-
-TEST_P(EveryServer, ARequestSentOneByteAtATimeIsAnswered) {
-  Child server = start();
-  auto client = open_client(server.port());
-  const int on = 1;  // no Nagle: each byte its own segment
-  setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&on), sizeof on);
-  for (const char byte : get("/", "User-Agent: one-byte-at-a-time\r\n"))
-    ASSERT_TRUE(client.send_all(std::string(1, byte)));
-  const auto response = read_response(client);
-  ASSERT_TRUE(response);
-  EXPECT_EQ(response->body, "Hello, World!");
-}
-
 TEST_P(EveryServer, AcceptsBareNewlinesSoARequestCanBeTypedIntoNetcat) {
   Child server = start();
   auto client = open_client(server.port());
@@ -251,55 +544,6 @@ TEST_P(EveryServer, AcceptsBareNewlinesSoARequestCanBeTypedIntoNetcat) {
   EXPECT_TRUE(client.closed_by_peer());
 }
 
-// The table of bad inputs in the lesson README, row by row.
-struct BadInput {
-  std::string name;
-  std::string bytes;
-  int status;
-};
-
-TEST_P(EveryServer, EachBadInputGetsItsStatusAndTheServerKeepsServing) {
-  const std::vector<BadInput> table = {
-      {"not HTTP at all", "hello\r\n", 400},
-      {"binary garbage", std::string("\x16\x03\x01\x00\xa5\x01\x00\x00\r\n\r\n", 12), 400},
-      {"no version", "GET /\r\n\r\n", 400},
-      {"HTTP/2 in plain text", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 400},
-      {"HTTP/1.1 without Host", "GET / HTTP/1.1\r\n\r\n", 400},
-      {"a field without a colon", "GET / HTTP/1.1\r\nHost: x\r\nnonsense\r\n\r\n", 400},
-      {"space before the colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400},
-      {"headers over 8 KiB",
-       "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n", 431},
-      {"a request line over 8 KiB", "GET /" + std::string(9000, 'a'), 431},
-      {"POST", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", 405},
-      {"DELETE", get("/", "", "DELETE"), 405},
-      {"a lower-case method", get("/", "", "get"), 405},
-      // The same answer however the bytes are cut on the way (found by fuzzing:
-      // a few bytes at a time it was 400, all at once 431).
-      {"a wrong request line, then 9 KiB of fields",
-       "bad line\r\nX-Big: " + std::string(9000, 'a') + "\r\n\r\n", 400},
-      {"a NUL in the request line", std::string("GET /a\0b HTTP/1.1\r\nHost: x\r\n\r\n", 30), 400},
-  };
-  Child server = start();
-  const auto port = server.port();
-  for (const auto& row : table) {
-    auto client = open_client(port);
-    ASSERT_TRUE(client.send_all(row.bytes)) << row.name;
-    const auto response = read_response(client);
-    ASSERT_TRUE(response) << row.name;
-    EXPECT_EQ(response->status, row.status) << row.name;
-    EXPECT_TRUE(response->has("Connection: close")) << row.name;
-    if (row.status == 405) {
-      EXPECT_TRUE(response->has("Allow: GET, HEAD")) << row.name;
-    }
-    EXPECT_TRUE(client.closed_by_peer()) << row.name;
-  }
-  auto next = open_client(port);
-  ASSERT_TRUE(next.send_all(get("/")));
-  const auto response = read_response(next);
-  ASSERT_TRUE(response);
-  EXPECT_EQ(response->status, 200);
-}
-
 TEST_P(EveryServer, ARequestCutShortByTheClientsCloseGets400) {
   Child server = start();
   auto client = open_client(server.port());
@@ -308,64 +552,6 @@ TEST_P(EveryServer, ARequestCutShortByTheClientsCloseGets400) {
   const auto response = read_response(client);
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 400);
-}
-
-TEST_P(EveryServer, ASilentClientGets408AfterTheTimeoutAndTheServerKeepsServing) {
-  Child server = start({"--timeout", "0.2"});
-  const auto port = server.port();
-  for (const std::string said : {"", "GET / HTTP/1.1\r\n"}) {  // nothing, or half a request
-    auto silent = open_client(port);
-    ASSERT_TRUE(said.empty() || silent.send_all(said));
-    const auto response = read_response(silent);
-    ASSERT_TRUE(response) << "after '" << said << "'";
-    EXPECT_EQ(response->status, 408);
-    EXPECT_TRUE(silent.closed_by_peer());
-  }
-  auto next = open_client(port);
-  ASSERT_TRUE(next.send_all(get("/")));
-  const auto response = read_response(next);
-  ASSERT_TRUE(response);
-  EXPECT_EQ(response->status, 200);
-}
-
-TEST_P(EveryServer, SurvivesAClientThatResetsMidRequest) {
-#ifdef _WIN32
-  if (GetParam() != "spoon4-webserver/server")
-    GTEST_SKIP() << "under Wine 8, WSAPoll now and then (1 run in 12) stops reporting the "
-                    "listening socket after a reset client: a Wine bug, not seen on Linux";
-#endif
-  Child server = start();
-  const auto port = server.port();
-  auto rude = open_client(port);
-  ASSERT_TRUE(rude.send_all("GET / HTT"));
-  rude.reset();
-  auto next = open_client(port);
-  ASSERT_TRUE(next.send_all(get("/")));
-  const auto response = read_response(next);
-  ASSERT_TRUE(response) << server.out() << server.err();
-  EXPECT_EQ(response->body, "Hello, World!");
-  EXPECT_TRUE(server.running());
-}
-
-TEST_P(EveryServer, ServesIpv6) {
-  if (!harness::has_ipv6_loopback()) GTEST_SKIP() << "no IPv6 on loopback here";
-  Child server = start();
-  auto client = open_client(server.port(), "::1");
-  ASSERT_TRUE(client.send_all(get("/")));
-  const auto response = read_response(client);
-  ASSERT_TRUE(response);
-  EXPECT_EQ(response->body, "Hello, World!");
-}
-
-TEST_P(EveryServer, ExitsZeroWithinOneSecondOnSigtermAndSigintEvenWithAClientConnected) {
-  for (const int signal_number : {SIGTERM, SIGINT}) {
-    Child server = start();
-    auto idle = open_client(server.port());
-    ASSERT_TRUE(idle.send_all("GET / HT"));  // the server is now waiting for the rest
-    server.signal(signal_number);
-    EXPECT_EQ(server.wait(1s), 0) << "signal " << signal_number << "\n" << server.err();
-    EXPECT_TRUE(idle.closed_by_peer());
-  }
 }
 
 TEST_P(EveryServer, PortInUseExitsOneNamingThePortAndTheReason) {
@@ -446,16 +632,6 @@ TEST(Server, PrintsEachRequestItReceivesTheTalksWhatYourBrowserSends) {
   EXPECT_EQ(server.read_line(), "127.0.0.1:" + std::to_string(client.local_port()) + " 200 OK");
 }
 
-TEST(Server, ClosesTheConnectionAfterEachResponse) {
-  Child server("spoon4-webserver/server", {"--port", "0"});
-  auto client = open_client(server.port());
-  ASSERT_TRUE(client.send_all(get("/")));
-  const auto response = read_response(client);
-  ASSERT_TRUE(response);
-  EXPECT_TRUE(response->has("Connection: close"));
-  EXPECT_EQ(client.pending + client.receive_until_close().value_or("?"), "");
-}
-
 // A real browser: the talk's "what your browser sends?", with its User-Agent.
 TEST(Server, HeadlessChromiumShowsHelloWorldAndTheServerPrintsItsUserAgent) {
   LINUX_PEERS_ONLY();
@@ -519,41 +695,6 @@ class PollServer : public testing::TestWithParam<std::string> {
   static std::string program() { return GetParam().substr(GetParam().find('/') + 1); }
 };
 
-TEST_P(PollServer, KeepsTheConnectionOpenForTheNextRequest) {
-  Child server = start();
-  auto client = open_client(server.port());
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(client.send_all(get("/")));
-    const auto response = read_response(client);
-    ASSERT_TRUE(response) << "request " << i;
-    EXPECT_TRUE(response->has("Connection: keep-alive"));
-    EXPECT_EQ(response->body, "Hello, World!");
-  }
-  ASSERT_TRUE(client.send_all(get("/", "Connection: close\r\n")));
-  const auto last = read_response(client);
-  ASSERT_TRUE(last);
-  EXPECT_TRUE(last->has("Connection: close"));
-  EXPECT_TRUE(client.closed_by_peer());
-}
-
-TEST_P(PollServer, AnswersPipelinedRequestsInOrder) {
-  write_file(root / "one.txt", "first");
-  write_file(root / "two.html", "<p>second</p>");
-  Child server = start({"--root", root.string()});
-  auto client = open_client(server.port());
-  // Two requests in one send: the server must find where the first ends.
-  ASSERT_TRUE(client.send_all(get("/one.txt") + get("/two.html") + get("/one.txt", "", "HEAD")));
-  const auto first = read_response(client);
-  const auto second = read_response(client);
-  const auto third = read_response(client, true);
-  ASSERT_TRUE(first && second && third);
-  EXPECT_EQ(first->body, "first");
-  EXPECT_TRUE(first->has("Content-Type: text/plain; charset=utf-8"));
-  EXPECT_EQ(second->body, "<p>second</p>");
-  EXPECT_TRUE(second->has("Content-Type: text/html; charset=utf-8"));
-  EXPECT_TRUE(third->has("Content-Length: 5"));
-}
-
 // We never read bodies, so a request announcing one is answered and then the
 // connection closes: its body is never taken for a next request, whatever the
 // order of the header fields (a later "Connection: keep-alive" changes nothing).
@@ -575,19 +716,6 @@ TEST_P(PollServer, ABodyIsNeverTakenForTheNextRequestWhateverTheOrderOfTheFields
     ASSERT_TRUE(rest) << "the connection stayed open: " << fields;
     EXPECT_EQ(client.pending + *rest, "") << "the body was answered as a request: " << fields;
   }
-}
-
-TEST_P(PollServer, ASilentClientDelaysNobody) {
-  Child server = start({"--timeout", "60"});  // far longer than this test's patience
-  const auto port = server.port();
-  auto silent = open_client(port);
-  auto half = open_client(port);
-  ASSERT_TRUE(half.send_all("GET / HTTP/1.1\r\nHo"));
-  auto next = open_client(port);
-  ASSERT_TRUE(next.send_all(get("/")));
-  const auto response = read_response(next);
-  ASSERT_TRUE(response);
-  EXPECT_EQ(response->status, 200);
 }
 
 TEST_P(PollServer, AnswersAFreshClientWhile300ConnectionsAreOpen) {
@@ -909,38 +1037,6 @@ TEST_P(PollServer, TricklersHoldingEveryDescriptorAreCutOffAndANewcomerIsServed)
 
 // --- poll_server --root: files, and nothing outside root ----------------------
 
-TEST_P(PollServer, ServesFilesUnderRootWithTheirContentType) {
-  write_file(root / "index.html", "<h1>home</h1>");
-  write_file(root / "docs" / "index.html", "<h1>docs</h1>");
-  write_file(root / "docs" / "notes.txt", "plain");
-  write_file(root / "a b.txt", "spaced");
-  write_file(root / "style.css", "p{}");
-  write_file(root / "src" / "server.cpp", "int main() {}");
-  write_file(root / "src" / "http.hpp", "#pragma once");
-  Child server = start({"--root", root.string()});
-  auto client = open_client(server.port());
-  const std::vector<std::tuple<std::string, int, std::string, std::string>> table = {
-      {"/", 200, "text/html; charset=utf-8", "<h1>home</h1>"},
-      {"/docs/", 200, "text/html; charset=utf-8", "<h1>docs</h1>"},
-      {"/docs", 200, "text/html; charset=utf-8", "<h1>docs</h1>"},
-      {"/docs/notes.txt?v=2", 200, "text/plain; charset=utf-8", "plain"},
-      {"/a%20b.txt", 200, "text/plain; charset=utf-8", "spaced"},
-      {"/./docs//notes.txt", 200, "text/plain; charset=utf-8", "plain"},
-      {"/style.css", 200, "text/css", "p{}"},
-      {"/src/server.cpp", 200, "text/plain; charset=utf-8", "int main() {}"},  // to read
-      {"/src/http.hpp", 200, "text/plain; charset=utf-8", "#pragma once"},
-      {"/missing.html", 404, "text/plain; charset=utf-8", "404 Not Found\n"},
-  };
-  for (const auto& [target, status, type, body] : table) {
-    ASSERT_TRUE(client.send_all(get(target)));
-    const auto response = read_response(client);  // one connection: a 404 keeps it alive
-    ASSERT_TRUE(response) << target;
-    EXPECT_EQ(response->status, status) << target;
-    EXPECT_TRUE(response->has("Content-Type: " + type)) << target << "\n" << response->head;
-    EXPECT_EQ(response->body, body) << target;
-  }
-}
-
 // Like a web server's access log: one line per answer, whatever its status.
 TEST_P(PollServer, LogsEveryAnswerItSendsOneLineEach404sIncluded) {
   write_file(root / "index.html", "<h1>home</h1>");
@@ -959,59 +1055,6 @@ TEST_P(PollServer, LogsEveryAnswerItSendsOneLineEach404sIncluded) {
   ASSERT_TRUE(read_response(garbage));
   EXPECT_EQ(server.wait_for_line(" -> 400"),
             "127.0.0.1:" + std::to_string(garbage.local_port()) + " -> 400 Bad Request");
-}
-
-TEST_P(PollServer, NeverServesAnythingOutsideRoot) {
-  write_file(root / "index.html", "home");
-  write_file(root / "sub" / "ok.txt", "ok");
-  const std::string secret = "the secret outside root";
-  write_file(dir / "secret.txt", secret);
-  write_file(dir / "www2" / "x.txt", secret);  // a sibling whose name starts like root's
-  // Symbolic links need a privilege on Windows (and Wine may lack them): test
-  // the links where the system lets us make them.
-  std::error_code no_links;
-  std::filesystem::create_symlink(dir / "secret.txt", root / "link-out.txt", no_links);
-  if (!no_links) std::filesystem::create_directory_symlink(dir, root / "dir-out", no_links);
-  if (!no_links) std::filesystem::create_symlink(root / "sub" / "ok.txt", root / "link-in.txt");
-  Child server = start({"--root", root.string()});
-  const auto port = server.port();
-  const std::vector<std::string> attempts = {
-      "/../secret.txt",
-      "/sub/../../secret.txt",
-      "/%2e%2e/secret.txt",
-      "/%2E%2E%2Fsecret.txt",
-      "/sub/..%2f..%2fsecret.txt",
-      "/..%5csecret.txt",
-      "//" + (dir / "secret.txt").string(),
-      (dir / "secret.txt").string(),
-      "/../www2/x.txt",
-      "/link-out.txt",
-      "/dir-out/secret.txt",
-      "/sub/%2e%2e/%2e%2e/secret.txt",
-  };
-  for (const auto& target : attempts) {
-    auto client = open_client(port);
-    ASSERT_TRUE(client.send_all(get(target, "Connection: close\r\n")));
-    const auto response = read_response(client);
-    ASSERT_TRUE(response) << target;
-    // 404; or 400 where the path is not even one (Windows' C:\... is no "/...")
-    EXPECT_TRUE(response->status == 404 || (response->status == 400 && target[0] != '/'))
-        << target << " got " << response->status;
-    EXPECT_EQ(response->body.find("secret"), std::string::npos) << target;
-  }
-  for (const auto& target : {"http://test/secret.txt", "*", "/bad%zz", "/nul%00.txt"}) {
-    auto client = open_client(port);
-    ASSERT_TRUE(client.send_all(get(target)));
-    const auto response = read_response(client);
-    ASSERT_TRUE(response) << target;
-    EXPECT_EQ(response->status, 400) << target;
-  }
-  if (no_links) return;
-  auto client = open_client(port);  // a symlink that stays inside is fine
-  ASSERT_TRUE(client.send_all(get("/link-in.txt")));
-  const auto response = read_response(client);
-  ASSERT_TRUE(response);
-  EXPECT_EQ(response->body, "ok");
 }
 
 // An empty --root would quietly serve Hello World instead of the files asked for.
@@ -1170,3 +1213,318 @@ TEST_P(PollServer, BeejSwapRemoveMovesEachPollSlotTogetherWithItsConnection) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Spoon4, PollServer, testing::ValuesIn(kManyClientServers), name_of);
+
+// --- server's stages: the talk's program, then what makes it right -------------
+
+const harness::StagesOf web_server("spoon4-webserver/server", "WebServerStages");
+class WebServerStages : public harness::Stages {
+ protected:
+  const std::string program = "spoon4-webserver/server";
+};
+
+TEST_F(WebServerStages, prints_port) { prints_port(program); }
+TEST_F(WebServerStages, answers_hello_world) { answers_hello_world(program); }
+TEST_F(WebServerStages, sends_content_length) { sends_content_length(program); }
+
+TEST_F(WebServerStages, closes_after_each_response) {
+  harness::hint(
+      "one client at a time: after the answer say 'Connection: close', shut down and close, "
+      "then accept the next (" +
+      kReadme + ", 'Why one silent client freezes server')");
+  Child server = start_server(program);
+  harness::by_hand(curl_by_hand(server.port(), "-v"));
+  auto client = open_client(server.port());
+  ASSERT_TRUE(client.send_all(get("/")));  // HTTP/1.1: keep-alive, unless the server says close
+  const auto response = read_response(client);
+  ASSERT_TRUE(response) << "no answer to GET /";
+  const auto connection = field(response->head, "Connection");
+  STAGE_EXPECT(same_bytes(get("/"), "close", connection.value_or("")))
+      << "\n(its Connection field)";
+  const auto rest = client.receive_until_close();
+  if (!rest)
+    ADD_FAILURE() << "the connection stayed open 10 s after the answer";
+  else
+    STAGE_EXPECT(same_bytes(get("/"), "", client.pending + *rest)) << "\n(after the answer)";
+}
+
+TEST_F(WebServerStages, answers_head_with_the_head_alone) {
+  answers_head_with_the_head_alone(program);
+}
+TEST_F(WebServerStages, a_request_split_over_many_sends) {
+  a_request_split_over_many_sends(program);
+}
+TEST_F(WebServerStages, answers_what_is_not_http_with_400) {
+  answers_what_is_not_http_with_400(program);
+}
+TEST_F(WebServerStages, answers_other_methods_with_405) { answers_other_methods_with_405(program); }
+TEST_F(WebServerStages, answers_headers_over_8_kib_with_431) {
+  answers_headers_over_8_kib_with_431(program);
+}
+TEST_F(WebServerStages, answers_a_silent_client_with_408) {
+  answers_a_silent_client_with_408(program);
+}
+TEST_F(WebServerStages, survives_a_client_that_resets) { survives_a_client_that_resets(program); }
+TEST_F(WebServerStages, serves_ipv6) { serves_ipv6(program); }
+TEST_F(WebServerStages, exits_zero_on_sigterm) { exits_zero_on_sigterm(program); }
+TEST_F(WebServerStages, refuses_a_bad_command_line) { harness::refuses_bad_command_lines(program); }
+
+// --- poll_server's stages, and epoll_server's and async_server's -----------------
+//
+// One suite for the three (they keep one contract), instantiated once per
+// server: PollServer/ManyClientsStages is poll_server's, and so on.
+
+class ManyClientsStages : public harness::Stages, public testing::WithParamInterface<std::string> {
+ protected:
+  std::filesystem::path dir = temp_dir();
+  std::filesystem::path root = dir / "www";
+  void SetUp() override {
+    harness::Stages::SetUp();
+    SKIP_UNLESS_BUILT_HERE();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+  static Child start(std::vector<std::string> args = {}) {
+    return start_server(GetParam(), std::move(args));
+  }
+};
+
+const harness::StagesOf poll_server("spoon4-webserver/poll_server", "PollServer/ManyClientsStages");
+const harness::StagesOf epoll_server("spoon4-webserver/epoll_server",
+                                     "EpollServer/ManyClientsStages");
+const harness::StagesOf async_server("spoon4-webserver/async_server",
+                                     "AsyncServer/ManyClientsStages");
+
+TEST_P(ManyClientsStages, prints_port) { prints_port(GetParam()); }
+TEST_P(ManyClientsStages, answers_hello_world) { answers_hello_world(GetParam()); }
+TEST_P(ManyClientsStages, sends_content_length) { sends_content_length(GetParam()); }
+
+TEST_P(ManyClientsStages, keeps_the_connection_alive) {
+  harness::hint(
+      "HTTP/1.1 keeps a connection open for the next request unless a side says "
+      "'Connection: close': answer each, then read on (" +
+      kReadme + ", 'From server.cpp to poll_server.cpp')");
+  Child server = start();
+  harness::by_hand(curl_by_hand(server.port(), "-v") + " " + curl_by_hand(server.port()).substr(8) +
+                   "   (curl says 'Re-using')");
+  auto client = open_client(server.port());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(client.send_all(get("/"))) << "request " << i;
+    const auto response = read_response(client);
+    ASSERT_TRUE(response) << "no answer to request " << i << " on one connection";
+    if (own_build(GetParam())) {
+      EXPECT_TRUE(response->has("Connection: keep-alive"));
+    }
+    EXPECT_EQ(response->body, "Hello, World!") << "request " << i;
+  }
+  ASSERT_TRUE(client.send_all(get("/", "Connection: close\r\n")));
+  const auto last = read_response(client);
+  ASSERT_TRUE(last) << "no answer to the request with Connection: close";
+  EXPECT_TRUE(client.closed_by_peer()) << "still open after the answer to Connection: close";
+  if (own_build(GetParam())) {
+    EXPECT_TRUE(last->has("Connection: close"));
+  }
+}
+
+TEST_P(ManyClientsStages, answers_head_with_the_head_alone) {
+  answers_head_with_the_head_alone(GetParam());
+}
+
+TEST_P(ManyClientsStages, answers_pipelined_requests_in_order) {
+  harness::hint(
+      "two requests may come in one recv: answer the first, keep the rest of the buffer for "
+      "the next (" +
+      kReadme + ", 'From server.cpp to poll_server.cpp')");
+  write_file(root / "one.txt", "first");
+  write_file(root / "two.html", "<p>second</p>");
+  Child server = start({"--root", root.string()});
+  harness::by_hand(
+      "printf 'GET /one.txt HTTP/1.1\\r\\nHost: x\\r\\n\\r\\nGET /two.html HTTP/1.1\\r\\nHost: "
+      "x\\r\\n\\r\\n' | nc -N 127.0.0.1 " +
+      port_text(server.port()) + "   (started with --root holding one.txt and two.html)");
+  auto client = open_client(server.port());
+  // Two requests in one send: the server must find where the first ends.
+  ASSERT_TRUE(client.send_all(get("/one.txt") + get("/two.html") + get("/one.txt", "", "HEAD")));
+  const auto first = read_response(client);
+  const auto second = read_response(client);
+  const auto third = read_response(client, true);
+  ASSERT_TRUE(first && second && third) << "not three answers to three pipelined requests";
+  STAGE_EXPECT(same_bytes("GET /one.txt", "first", first->body)) << "\n(the first answer)";
+  STAGE_EXPECT(same_bytes("GET /two.html", "<p>second</p>", second->body))
+      << "\n(the second answer)";
+  EXPECT_EQ(field(third->head, "Content-Length").value_or("(none)"), "5")
+      << "its Content-Length, in the third answer (to HEAD /one.txt): "
+      << harness::visible(third->head);
+  if (own_build(GetParam())) {
+    EXPECT_TRUE(first->has("Content-Type: text/plain; charset=utf-8"));
+    EXPECT_TRUE(second->has("Content-Type: text/html; charset=utf-8"));
+  }
+}
+
+TEST_P(ManyClientsStages, a_request_split_over_many_sends) {
+  a_request_split_over_many_sends(GetParam());
+}
+
+TEST_P(ManyClientsStages, serves_files_under_root) {
+  harness::hint(
+      "--root DIR: the request's path, percent-decoded, names a file under DIR ('/' and "
+      "folders: their index.html); a missing one is 404, and the connection lives on (" +
+      kReadme + ", '--root DIR: files, and never anything outside')");
+  write_file(root / "index.html", "<h1>home</h1>");
+  write_file(root / "docs" / "index.html", "<h1>docs</h1>");
+  write_file(root / "docs" / "notes.txt", "plain");
+  write_file(root / "a b.txt", "spaced");
+  write_file(root / "style.css", "p{}");
+  write_file(root / "src" / "server.cpp", "int main() {}");
+  write_file(root / "src" / "http.hpp", "#pragma once");
+  Child server = start({"--root", root.string()});
+  harness::by_hand(curl_by_hand(server.port(), "-i", "/docs/notes.txt") +
+                   "   (started with --root holding docs/notes.txt)");
+  auto client = open_client(server.port());
+  const std::vector<std::tuple<std::string, int, std::string, std::string>> table = {
+      {"/", 200, "text/html; charset=utf-8", "<h1>home</h1>"},
+      {"/docs/", 200, "text/html; charset=utf-8", "<h1>docs</h1>"},
+      {"/docs", 200, "text/html; charset=utf-8", "<h1>docs</h1>"},
+      {"/docs/notes.txt?v=2", 200, "text/plain; charset=utf-8", "plain"},
+      {"/a%20b.txt", 200, "text/plain; charset=utf-8", "spaced"},
+      {"/./docs//notes.txt", 200, "text/plain; charset=utf-8", "plain"},
+      {"/style.css", 200, "text/css", "p{}"},
+      {"/src/server.cpp", 200, "text/plain; charset=utf-8", "int main() {}"},  // to read
+      {"/src/http.hpp", 200, "text/plain; charset=utf-8", "#pragma once"},
+      {"/missing.html", 404, "text/plain; charset=utf-8", "404 Not Found\n"},
+  };
+  for (const auto& [target, status, type, body] : table) {
+    ASSERT_TRUE(client.send_all(get(target))) << target;
+    const auto response = read_response(client);  // one connection: a 404 keeps it alive
+    ASSERT_TRUE(response) << "no answer to GET " << target;
+    EXPECT_EQ(response->status, status) << "GET " << target;
+    if (status == 200 || own_build(GetParam())) {
+      STAGE_EXPECT(same_bytes("GET " + target, body, response->body));
+    }
+    if (own_build(GetParam())) {
+      EXPECT_TRUE(response->has("Content-Type: " + type)) << target << "\n" << response->head;
+    }
+  }
+}
+
+TEST_P(ManyClientsStages, root_keeps_files_outside_out) {
+  harness::hint(
+      "never serve a file outside --root: refuse '..' (also as %2e%2e), absolute paths and "
+      "links that lead out, after decoding (" +
+      kReadme + ", '--root DIR: files, and never anything outside')");
+  write_file(root / "index.html", "home");
+  write_file(root / "sub" / "ok.txt", "ok");
+  const std::string secret = "the secret outside root";
+  write_file(dir / "secret.txt", secret);
+  write_file(dir / "www2" / "x.txt", secret);  // a sibling whose name starts like root's
+  // Symbolic links need a privilege on Windows (and Wine may lack them): test
+  // the links where the system lets us make them.
+  std::error_code no_links;
+  std::filesystem::create_symlink(dir / "secret.txt", root / "link-out.txt", no_links);
+  if (!no_links) std::filesystem::create_directory_symlink(dir, root / "dir-out", no_links);
+  if (!no_links) std::filesystem::create_symlink(root / "sub" / "ok.txt", root / "link-in.txt");
+  Child server = start({"--root", root.string()});
+  const auto port = server.port();
+  harness::by_hand("curl -i --path-as-is http://127.0.0.1:" + port_text(port) +
+                   "/../secret.txt   (started with --root DIR, secret.txt beside DIR)");
+  const std::vector<std::string> attempts = {
+      "/../secret.txt",
+      "/sub/../../secret.txt",
+      "/%2e%2e/secret.txt",
+      "/%2E%2E%2Fsecret.txt",
+      "/sub/..%2f..%2fsecret.txt",
+      "/..%5csecret.txt",
+      "//" + (dir / "secret.txt").string(),
+      (dir / "secret.txt").string(),
+      "/../www2/x.txt",
+      "/link-out.txt",
+      "/dir-out/secret.txt",
+      "/sub/%2e%2e/%2e%2e/secret.txt",
+  };
+  for (const auto& target : attempts) {
+    auto client = open_client(port);
+    ASSERT_TRUE(client.send_all(get(target, "Connection: close\r\n")));
+    const auto response = read_response(client);
+    ASSERT_TRUE(response) << "no answer to GET " << target;
+    if (response->body.find("secret") != std::string::npos) {
+      ADD_FAILURE() << "GET " << target << " served a file outside --root: "
+                    << harness::visible(response->head + "\r\n" + response->body);
+      return;  // one such answer says it all
+    }
+    if (own_build(GetParam())) {
+      // 404; or 400 where the path is not even one (Windows' C:\... is no "/...")
+      EXPECT_TRUE(response->status == 404 || (response->status == 400 && target[0] != '/'))
+          << target << " got " << response->status;
+    } else {
+      EXPECT_GE(response->status, 400) << "GET " << target;
+    }
+  }
+  if (own_build(GetParam())) {
+    for (const auto& target : {"http://test/secret.txt", "*", "/bad%zz", "/nul%00.txt"}) {
+      auto client = open_client(port);
+      ASSERT_TRUE(client.send_all(get(target)));
+      const auto response = read_response(client);
+      ASSERT_TRUE(response) << target;
+      EXPECT_EQ(response->status, 400) << target;
+    }
+  }
+  if (no_links) return;
+  auto client = open_client(port);  // a symlink that stays inside is fine
+  ASSERT_TRUE(client.send_all(get("/link-in.txt")));
+  const auto response = read_response(client);
+  ASSERT_TRUE(response) << "no answer to GET /link-in.txt";
+  STAGE_EXPECT(same_bytes("GET /link-in.txt", "ok", response->body))
+      << "\n(a link that stays inside --root)";
+}
+
+TEST_P(ManyClientsStages, answers_what_is_not_http_with_400) {
+  answers_what_is_not_http_with_400(GetParam());
+}
+TEST_P(ManyClientsStages, answers_other_methods_with_405) {
+  answers_other_methods_with_405(GetParam());
+}
+TEST_P(ManyClientsStages, answers_headers_over_8_kib_with_431) {
+  answers_headers_over_8_kib_with_431(GetParam());
+}
+TEST_P(ManyClientsStages, answers_a_silent_client_with_408) {
+  answers_a_silent_client_with_408(GetParam());
+}
+
+TEST_P(ManyClientsStages, a_silent_client_delays_nobody) {
+  harness::hint(
+      "poll() for every client at once, and recv only from one that has something: a silent "
+      "client must not hold the others (" +
+      kReadme + ", 'Why one silent client freezes server — and not poll_server')");
+  Child server = start({"--timeout", "60"});  // far longer than this test's patience
+  const auto port = server.port();
+  harness::by_hand("nc -N 127.0.0.1 " + port_text(port) +
+                   " (leave it silent), then in another "
+                   "terminal " +
+                   curl_by_hand(port));
+  auto silent = open_client(port);
+  auto half = open_client(port);
+  ASSERT_TRUE(half.send_all("GET / HTTP/1.1\r\nHo"));
+  auto next = open_client(port);
+  ASSERT_TRUE(next.send_all(get("/")));
+  const auto response = read_response(next);
+  ASSERT_TRUE(response) << "no answer within 10 s while another client was silent";
+  EXPECT_EQ(response->status, 200);
+}
+
+TEST_P(ManyClientsStages, survives_a_client_that_resets) {
+#ifdef _WIN32
+  GTEST_SKIP() << "under Wine 8, WSAPoll now and then (1 run in 12) stops reporting the "
+                  "listening socket after a reset client: a Wine bug, not seen on Linux";
+#endif
+  survives_a_client_that_resets(GetParam());
+}
+TEST_P(ManyClientsStages, serves_ipv6) { serves_ipv6(GetParam()); }
+TEST_P(ManyClientsStages, exits_zero_on_sigterm) { exits_zero_on_sigterm(GetParam()); }
+TEST_P(ManyClientsStages, refuses_a_bad_command_line) {
+  harness::refuses_bad_command_lines(GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(PollServer, ManyClientsStages,
+                         testing::Values("spoon4-webserver/poll_server"), name_of);
+INSTANTIATE_TEST_SUITE_P(EpollServer, ManyClientsStages,
+                         testing::Values("spoon4-webserver/epoll_server"), name_of);
+INSTANTIATE_TEST_SUITE_P(AsyncServer, ManyClientsStages,
+                         testing::Values("spoon4-webserver/async_server"), name_of);

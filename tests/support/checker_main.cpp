@@ -45,6 +45,13 @@ std::string program_of(std::string_view suite) {
   return program;
 }
 
+// A stage's name: its test's name, without the "/param" of a parametrised
+// suite (poll_server, epoll_server and async_server share one, each
+// instantiated for one program: prints_port/pollserver is prints_port).
+std::string stage_of(std::string_view test_name) {
+  return std::string(test_name.substr(0, test_name.find('/')));
+}
+
 std::string indented(const std::string& text, const std::string& indent = "      ") {
   std::string out = indent;
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -92,7 +99,7 @@ class CheckerPrinter : public testing::EmptyTestEventListener {
 
   void OnTestEnd(const testing::TestInfo& test) override {
     const testing::TestResult& result = *test.result();
-    const std::string stage = test.name();
+    const std::string stage = stage_of(test.name());
     // A slow stage says how slow: a learner's program that waits out a time-out shows here.
     const auto seconds = static_cast<double>(result.elapsed_time()) / 1000;
     const std::string took = seconds >= 1 ? fmt::format("  ({:.1f} s)", seconds) : "";
@@ -180,6 +187,7 @@ int main(int argc, char** argv) {
   for (const auto& [suite, whose] : harness::stages_suites())
     if (whose == program) suite_name = suite;
   std::vector<std::string> stages;
+  std::vector<std::string> tests;  // their tests' full names, for the filter
   std::string programs_with_stages;
   for (int i = 0; i < unit.total_test_suite_count(); ++i) {
     const testing::TestSuite& suite = *unit.GetTestSuite(i);
@@ -191,8 +199,10 @@ int main(int argc, char** argv) {
       programs_with_stages += "\n  " + whose;
     }
     if (name != suite_name) continue;
-    for (int j = 0; j < suite.total_test_count(); ++j)
-      stages.emplace_back(suite.GetTestInfo(j)->name());
+    for (int j = 0; j < suite.total_test_count(); ++j) {
+      tests.emplace_back(suite.GetTestInfo(j)->name());
+      stages.push_back(stage_of(tests.back()));
+    }
   }
   if (stages.empty())
     return bad_usage("no stages for " + program + " yet",
@@ -203,9 +213,9 @@ int main(int argc, char** argv) {
   const std::string last = stage_set != nullptr ? stage_set : "";
   std::string filter;
   bool found = last.empty();
-  for (const std::string& stage : stages) {
-    filter.append(filter.empty() ? "" : ":").append(suite_name).append(".").append(stage);
-    if (stage == last) {
+  for (std::size_t i = 0; i < stages.size(); ++i) {
+    filter.append(filter.empty() ? "" : ":").append(suite_name).append(".").append(tests[i]);
+    if (stages[i] == last) {
       found = true;
       break;
     }
